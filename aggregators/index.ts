@@ -1,0 +1,10 @@
+import { validateSpec, type RollupSpec } from '../src/core/rollup-spec.js';
+import { cpuMem5min } from './cpu-mem-5min.js';
+
+/** Every rollup rollgate runs, by public name. Add a file here to add a rollup. */
+export const rollups: readonly RollupSpec[] = [cpuMem5min];
+rollups.forEach(validateSpec);
+
+export function findRollup(name: string): RollupSpec | undefined {
+  return rollups.find((r) => r.name === name);
+}

@@ -1,0 +1,181 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { findRollup, rollups } from '../../aggregators/index.js';
+import { AggregatorRunner } from '../aggregation/runner.js';
+import { loadConfigFromProcess, type Config } from '../config.js';
+import { DemoMetricsProducer } from '../demo/metrics-producer.js';
+import { RollupService } from '../dataservice/rollup-service.js';
+import { RollgateError } from '../errors.js';
+import { createGateway } from '../http/server.js';
+import { createLogger, type Logger } from '../logger.js';
+import { Runtime } from '../runtime.js';
+import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
+
+const program = new Command()
+  .name('rollgate')
+  .description('Streaming rollups from Kafka, served over REST and GraphQL')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the HTTP gateway (REST /api, GraphQL /graphql, /healthz, /readyz)')
+  .action(() => run(async (rt) => [await startGateway(rt)]));
+
+program
+  .command('aggregate')
+  .description(`run one rollup aggregator (${rollups.map((r) => r.name).join(', ')})`)
+  .argument('<name>', 'rollup name')
+  .action((name: string) =>
+    run(async (rt) => {
+      const spec = findRollup(name);
+      if (spec === undefined) throw new RollgateError('NOT_FOUND', `no rollup named ${name}; known: ${rollups.map((r) => r.name).join(', ')}`);
+      return [await startAggregator(rt, spec.name)];
+    }),
+  );
+
+program
+  .command('demo')
+  .description('all in one process: demo metrics producer, every aggregator and the gateway (embedded services unless configured)')
+  .option('--series <n>', 'number of (ip, pid) series', positiveInt, 50)
+  .option('--backfill-hours <h>', 'history to backfill before streaming live', positiveNumber, 2)
+  .option('--interval-seconds <s>', 'seconds between samples of a series', positiveNumber, 5)
+  .action((opts: { series: number; backfillHours: number; intervalSeconds: number }) =>
+    run(async (rt) => {
+      const stoppers: Stopper[] = [];
+      for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
+      const log = rt.getLog();
+      await log.ensureTopic(cpuMem5min.source.topic, 3);
+      const producer = await log.producer();
+      const demo = new DemoMetricsProducer(
+        producer,
+        {
+          topic: cpuMem5min.source.topic,
+          series: opts.series,
+          backfillMs: opts.backfillHours * 3600_000,
+          intervalMs: opts.intervalSeconds * 1000,
+          seed: 42,
+        },
+        rt.logger.child({ component: 'demo' }),
+      );
+      // The gateway listens first so its URLs print while the backfill is still on its way.
+      const gateway = await startGateway(rt);
+      await demo.start();
+      return [
+        async () => {
+          await demo.stop();
+          await producer.close();
+        },
+        ...stoppers,
+        gateway,
+      ];
+    }),
+  );
+
+type Stopper = () => Promise<void>;
+
+async function startGateway(rt: Runtime): Promise<Stopper> {
+  const store = await rt.getStore();
+  for (const spec of rollups) await store.ensureTable(spec);
+  const cache = await rt.getCache();
+  rt.watchMySql();
+  const app = await createGateway({
+    config: rt.config,
+    logger: rt.logger,
+    rollupService: new RollupService(store, cache, rt.config.cache.ttlMs, rt.logger),
+    checks: rt.checks,
+  });
+  await app.listen({ host: rt.config.http.host, port: rt.config.http.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : rt.config.http.port;
+  const host = rt.config.http.host === '0.0.0.0' || rt.config.http.host === '::' ? 'localhost' : rt.config.http.host;
+  const base = `http://${host}:${port}`;
+  process.stdout.write(
+    [
+      '',
+      `rollgate is listening on ${base}`,
+      ...rollups.map((r) => `  REST     ${base}/api/${r.name}?pageSize=20`),
+      `  GraphQL  ${base}/graphql`,
+      `  health   ${base}/healthz   ready: ${base}/readyz`,
+      ...Object.entries(rt.describe()).map(([k, v]) => `  ${k.padEnd(8)} ${v}`),
+      '',
+    ].join('\n') + '\n',
+  );
+  return () => app.close();
+}
+
+async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
+  const spec = findRollup(name);
+  if (spec === undefined) throw new RollgateError('NOT_FOUND', `no rollup named ${name}`);
+  const log = rt.getLog();
+  await log.ensureTopic(spec.source.topic, 3);
+  const runner = new AggregatorRunner({
+    spec,
+    log,
+    store: await rt.getStore(),
+    logger: rt.logger.child({ component: 'aggregator', rollup: spec.name }),
+    flushMs: rt.config.aggregator.flushMs,
+  });
+  await runner.start();
+  return () => runner.stop();
+}
+
+/**
+ * Starts the services of one command and keeps them until SIGINT/SIGTERM,
+ * then stops them in order (flushing aggregators) and closes every client.
+ * A second signal exits at once.
+ */
+async function run(start: (rt: Runtime) => Promise<Stopper[]>): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfigFromProcess();
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const logger: Logger = createLogger(config);
+  const rt = new Runtime(config, logger);
+  let stoppers: Stopper[] = [];
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    for (const stop of stoppers) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.error({ err }, 'stop failed');
+      }
+    }
+    await rt.close();
+    logger.info('stopped');
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  try {
+    stoppers = await start(rt);
+  } catch (err) {
+    logger.fatal({ err }, 'start failed');
+    await rt.close();
+    logger.flush();
+    process.exit(1);
+  }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { RollgateError } from './errors.js';
+
+/**
+ * The only reader of the environment. Everything else receives a `Config`.
+ * An unset service URL means "use the embedded stand-in" (see DESIGN.md).
+ */
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((part) => part.trim()).filter((part) => part.length > 0));
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((s) => (s === undefined || s === '' ? undefined : s))
+    .refine((s) => s === undefined || isUrlWithProtocol(s, protocols), {
+      message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    });
+
+function isUrlWithProtocol(value: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+const intInRange = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: intInRange(0, 65535, 4000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  KAFKA_BROKERS: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s.trim() === '' ? undefined : csv.parse(s))),
+  KAFKA_CLIENT_ID: z.string().default('rollgate'),
+  CLICKHOUSE_URL: optionalUrl(['http:', 'https:']),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+    .default('rollgate'),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  MYSQL_URL: optionalUrl(['mysql:']),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  DUCKDB_PATH: z.string().default(':memory:'),
+  CACHE_TTL_MS: intInRange(0, 3_600_000, 1000),
+  API_DEFAULT_PAGE_SIZE: intInRange(1, 100_000, 50),
+  API_MAX_PAGE_SIZE: intInRange(1, 100_000, 1000),
+  AGGREGATOR_FLUSH_MS: intInRange(100, 600_000, 2000),
+});
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  http: { host: string; port: number };
+  log: { level: string; pretty: boolean };
+  kafka: { brokers: string[]; clientId: string } | undefined;
+  clickhouse: { url: string; database: string; user: string; password: string } | undefined;
+  mysql: { url: string } | undefined;
+  redis: { url: string } | undefined;
+  duckdb: { path: string };
+  cache: { ttlMs: number };
+  api: { defaultPageSize: number; maxPageSize: number };
+  aggregator: { flushMs: number };
+}
+
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  options: { stdoutIsTty?: boolean } = {},
+): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw new RollgateError('INVALID_CONFIG', `invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  if (e.API_DEFAULT_PAGE_SIZE > e.API_MAX_PAGE_SIZE) {
+    throw new RollgateError(
+      'INVALID_CONFIG',
+      'invalid configuration: API_DEFAULT_PAGE_SIZE must not exceed API_MAX_PAGE_SIZE',
+    );
+  }
+  return {
+    env: e.NODE_ENV,
+    http: { host: e.HOST, port: e.PORT },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_FORMAT === undefined ? options.stdoutIsTty === true : e.LOG_FORMAT === 'pretty' },
+    kafka: e.KAFKA_BROKERS === undefined ? undefined : { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
+    clickhouse:
+      e.CLICKHOUSE_URL === undefined
+        ? undefined
+        : { url: e.CLICKHOUSE_URL, database: e.CLICKHOUSE_DATABASE, user: e.CLICKHOUSE_USER, password: e.CLICKHOUSE_PASSWORD },
+    mysql: e.MYSQL_URL === undefined ? undefined : { url: e.MYSQL_URL },
+    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL },
+    duckdb: { path: e.DUCKDB_PATH },
+    cache: { ttlMs: e.CACHE_TTL_MS },
+    api: { defaultPageSize: e.API_DEFAULT_PAGE_SIZE, maxPageSize: e.API_MAX_PAGE_SIZE },
+    aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS },
+  };
+}
+
+/** The process environment, read here so no other module touches it. */
+export function loadConfigFromProcess(): Config {
+  return loadConfig(process.env, { stdoutIsTty: process.stdout.isTTY === true });
+}
+
+/** A URL with any password replaced, for logs and banners. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}

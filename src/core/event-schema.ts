@@ -1,0 +1,94 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { parseEventTime } from './event-time.js';
+import type { ColumnType, RollupSpec, SourceField } from './rollup-spec.js';
+
+/** The JSON Schema of a rollup's source payload; checked in under schema/events/. */
+export function eventJsonSchema(spec: RollupSpec): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const field of spec.source.fields) properties[field.name] = fieldSchema(field);
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: `https://rollgate.dev/schema/events/${spec.source.topic}.json`,
+    title: `${spec.source.topic} event`,
+    description: `Payload of topic ${spec.source.topic}; message key is ${spec.source.keyFields.join(':')}.`,
+    type: 'object',
+    required: spec.source.fields.map((f) => f.name),
+    properties,
+    additionalProperties: true,
+  };
+}
+
+const INTEGER_MAX: Partial<Record<ColumnType, number>> = { uint32: 4294967295, uint64: Number.MAX_SAFE_INTEGER, int64: Number.MAX_SAFE_INTEGER };
+
+function fieldSchema(field: SourceField): Record<string, unknown> {
+  const base = { description: field.description };
+  switch (field.type) {
+    case 'timestamp':
+      return {
+        ...base,
+        anyOf: [
+          { type: 'integer', minimum: 0, description: 'epoch milliseconds' },
+          { type: 'string', format: 'date-time', description: 'ISO-8601' },
+        ],
+      };
+    case 'string':
+      return { ...base, type: 'string', minLength: 1, maxLength: 1024 };
+    case 'uint32':
+    case 'uint64':
+    case 'int64':
+      return {
+        ...base,
+        type: 'integer',
+        minimum: field.minimum ?? (field.type === 'int64' ? -Number.MAX_SAFE_INTEGER : 0),
+        maximum: INTEGER_MAX[field.type],
+      };
+    case 'float64':
+      return { ...base, type: 'number', ...(field.minimum === undefined ? {} : { minimum: field.minimum }) };
+  }
+}
+
+export interface DecodedEvent {
+  timeMs: number;
+  values: Record<string, string | number>;
+}
+
+export type DecodeResult = { ok: true; event: DecodedEvent } | { ok: false; reason: string };
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+/** Turns raw message bytes into a typed event, or a reason that names the offending field. */
+export function createEventDecoder(spec: RollupSpec): (raw: Buffer | string | null) => DecodeResult {
+  const ajv = new Ajv({ allErrors: false, strict: true });
+  addFormats(ajv, ['date-time']);
+  const validate: ValidateFunction = ajv.compile(eventJsonSchema(spec));
+  const fields = spec.source.fields;
+  return (raw) => {
+    if (raw === null) return { ok: false, reason: 'message has no value' };
+    let payload: unknown;
+    try {
+      payload = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    } catch {
+      return { ok: false, reason: 'value is not valid JSON' };
+    }
+    if (!validate(payload)) return { ok: false, reason: describe(validate.errors) };
+    const record = payload as Record<string, unknown>;
+    const timeMs = parseEventTime(record[spec.source.timeField]);
+    if (timeMs === undefined) return { ok: false, reason: `${spec.source.timeField}: not a valid timestamp` };
+    const values: Record<string, string | number> = {};
+    for (const f of fields) {
+      const v = record[f.name];
+      if (typeof v === 'string' || typeof v === 'number') values[f.name] = v;
+    }
+    return { ok: true, event: { timeMs, values } };
+  };
+}
+
+function describe(errors: ErrorObject[] | null | undefined): string {
+  const first = errors?.[0];
+  if (first === undefined) return 'payload does not match the event schema';
+  if (first.keyword === 'required') return `${String(first.params['missingProperty'])}: required`;
+  const field = first.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(payload)';
+  return `${field}: ${first.message ?? 'invalid'}`;
+}

@@ -1,0 +1,79 @@
+/**
+ * A rollup is declared, not programmed: the engine, the stores, the event
+ * schema and the APIs are all derived from one of these.
+ */
+export type ColumnType = 'string' | 'uint32' | 'uint64' | 'int64' | 'float64';
+
+export type MeasureOp = 'max' | 'min' | 'sum' | 'count' | 'avg';
+
+export interface SourceField {
+  name: string;
+  /** `timestamp` accepts epoch milliseconds or an ISO-8601 string. */
+  type: ColumnType | 'timestamp';
+  minimum?: number;
+  description: string;
+}
+
+export interface MeasureSpec {
+  /** Output column name. */
+  name: string;
+  op: MeasureOp;
+  /** The source field folded; absent for `count`. */
+  field?: string;
+  type: ColumnType;
+  description: string;
+}
+
+export interface RollupSpec {
+  /** Public name, used by the CLI and the API path: `cpu-mem-5min`. */
+  name: string;
+  description: string;
+  source: {
+    topic: string;
+    /** Field holding event time. */
+    timeField: string;
+    /** Fields that make the message key, joined with `:`. */
+    keyFields: string[];
+    fields: SourceField[];
+  };
+  window: { kind: 'tumbling'; sizeSeconds: number; latenessSeconds: number };
+  /** Source fields that group rows; each is a column of the sink. */
+  groupBy: string[];
+  measures: MeasureSpec[];
+  sink: { table: string; retentionDays: number };
+}
+
+export function sourceField(spec: RollupSpec, name: string): SourceField {
+  const field = spec.source.fields.find((f) => f.name === name);
+  if (field === undefined) throw new Error(`rollup ${spec.name}: unknown source field ${name}`);
+  return field;
+}
+
+/** Catches spec mistakes at load time rather than on the first event. */
+export function validateSpec(spec: RollupSpec): void {
+  const problems: string[] = [];
+  const names = new Set(spec.source.fields.map((f) => f.name));
+  const time = spec.source.fields.find((f) => f.name === spec.source.timeField);
+  if (time?.type !== 'timestamp') problems.push(`timeField ${spec.source.timeField} must be a timestamp field`);
+  for (const g of spec.groupBy) {
+    const f = spec.source.fields.find((x) => x.name === g);
+    if (f === undefined) problems.push(`groupBy field ${g} is not a source field`);
+    else if (f.type === 'timestamp') problems.push(`groupBy field ${g} cannot be a timestamp`);
+  }
+  for (const k of spec.source.keyFields) if (!names.has(k)) problems.push(`key field ${k} is not a source field`);
+  for (const m of spec.measures) {
+    if (m.op === 'count') {
+      if (m.field !== undefined) problems.push(`count measure ${m.name} takes no field`);
+    } else if (m.field === undefined || !names.has(m.field)) {
+      problems.push(`measure ${m.name} needs a source field`);
+    }
+  }
+  const columns = ['window_start', 'final', 'version', ...spec.groupBy, ...spec.measures.map((m) => m.name)];
+  const dup = columns.find((c, i) => columns.indexOf(c) !== i);
+  if (dup !== undefined) problems.push(`column ${dup} appears twice`);
+  for (const c of [...columns, spec.sink.table]) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(c)) problems.push(`${c} is not a lower-case identifier`);
+  }
+  if (spec.window.sizeSeconds <= 0 || spec.window.latenessSeconds < 0) problems.push('window size must be > 0, lateness >= 0');
+  if (problems.length > 0) throw new Error(`invalid rollup spec ${spec.name}: ${problems.join('; ')}`);
+}

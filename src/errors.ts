@@ -1,0 +1,69 @@
+/**
+ * The one public list of error codes, shared by REST (`errCode`), GraphQL
+ * (`extensions.code` + `extensions.errCode`), stream dead letters and the SDK.
+ * Numbers are part of the public contract: never renumber, only add.
+ */
+export const ErrorCodes = {
+  INVALID_PARAMETER: { errCode: 1400, httpStatus: 400 },
+  UNAUTHENTICATED: { errCode: 1401, httpStatus: 401 },
+  FORBIDDEN: { errCode: 1403, httpStatus: 403 },
+  NOT_FOUND: { errCode: 1404, httpStatus: 404 },
+  METHOD_NOT_ALLOWED: { errCode: 1405, httpStatus: 405 },
+  RATE_LIMITED: { errCode: 1429, httpStatus: 429 },
+  INTERNAL: { errCode: 1500, httpStatus: 500 },
+  DEPENDENCY_UNAVAILABLE: { errCode: 1503, httpStatus: 503 },
+  // Stream input: the reason recorded on a dead-letter record.
+  INVALID_EVENT: { errCode: 2001, httpStatus: 400 },
+  LATE_EVENT: { errCode: 2002, httpStatus: 400 },
+  // Configuration problems found at start-up.
+  INVALID_CONFIG: { errCode: 3001, httpStatus: 500 },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface RollgateErrorOptions {
+  cause?: unknown;
+  /** True when the same call may succeed later (network blips, a restarting broker). */
+  retriable?: boolean;
+  /** The request field or event field the error is about, when there is one. */
+  field?: string;
+}
+
+export class RollgateError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: RollgateErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RollgateError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.field = options.field;
+  }
+
+  get errCode(): number {
+    return ErrorCodes[this.code].errCode;
+  }
+
+  get httpStatus(): number {
+    return ErrorCodes[this.code].httpStatus;
+  }
+}
+
+export function invalidParameter(field: string, message: string): RollgateError {
+  return new RollgateError('INVALID_PARAMETER', message, { field });
+}
+
+export function dependencyUnavailable(dependency: string, cause: unknown): RollgateError {
+  return new RollgateError('DEPENDENCY_UNAVAILABLE', `${dependency} is unavailable`, {
+    cause,
+    retriable: true,
+  });
+}
+
+/** Any thrown value as a RollgateError; unknown failures become INTERNAL without leaking their text. */
+export function toRollgateError(err: unknown): RollgateError {
+  if (err instanceof RollgateError) return err;
+  return new RollgateError('INTERNAL', 'internal error', { cause: err });
+}

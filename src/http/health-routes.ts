@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+
+export interface DependencyCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+const CHECK_TIMEOUT_MS = 3000;
+
+/** `/healthz`: the process is up. `/readyz`: every dependency this process uses answers. */
+export function registerHealthRoutes(app: FastifyInstance, checks: readonly DependencyCheck[]): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const results = await Promise.all(
+      checks.map(async (c) => {
+        try {
+          await withTimeout(c.check(), CHECK_TIMEOUT_MS);
+          return { name: c.name, ok: true as const };
+        } catch (err) {
+          return { name: c.name, ok: false as const, error: err instanceof Error ? err.message : 'unreachable' };
+        }
+      }),
+    );
+    const down = results.filter((r) => !r.ok).map((r) => r.name);
+    reply.code(down.length === 0 ? 200 : 503);
+    return {
+      status: down.length === 0 ? 'ready' : 'not ready',
+      unavailable: down,
+      dependencies: Object.fromEntries(results.map((r) => [r.name, r.ok ? 'up' : 'down'])),
+    };
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,159 @@
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import { dependencyUnavailable } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type {
+  ConsumerHandlers,
+  LogConsumer,
+  LogProducer,
+  OutgoingMessage,
+  TopicLog,
+  TopicPartitionOffset,
+} from './topic-log.js';
+
+const KAFKAJS_LEVEL: Record<logLevel, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.NOTHING]: 'debug',
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export class KafkaLog implements TopicLog {
+  readonly kind = 'kafka' as const;
+  private readonly kafka: Kafka;
+  private admin: Admin | undefined;
+
+  constructor(
+    options: { brokers: string[]; clientId: string },
+    private readonly logger: Logger,
+  ) {
+    const kafkaLogger = logger.child({ component: 'kafkajs' });
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      // kafkajs logs connection retries at ERROR; they are routine during broker restarts.
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log }: LogEntry) => {
+          const { message, ...rest } = log;
+          kafkaLogger[KAFKAJS_LEVEL[level]](rest, message);
+        },
+      retry: { initialRetryTime: 300, retries: 8 },
+    });
+  }
+
+  private async getAdmin(): Promise<Admin> {
+    if (this.admin === undefined) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+
+  async ensureTopic(topic: string, partitions: number): Promise<void> {
+    const admin = await this.getAdmin();
+    // createTopics answers false (not an error) when the topic already exists.
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  }
+
+  async producer(): Promise<LogProducer> {
+    const producer: Producer = this.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    return {
+      send: async (topic: string, messages: OutgoingMessage[]) => {
+        await producer.send({
+          topic,
+          messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers === undefined ? {} : { headers: m.headers }) })),
+        });
+      },
+      close: () => producer.disconnect(),
+    };
+  }
+
+  async consumer(options: { groupId: string; topics: string[]; fromBeginning: boolean }): Promise<LogConsumer> {
+    const consumer = this.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    await consumer.connect();
+    for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: options.fromBeginning });
+    return new KafkaConsumer(consumer);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      const admin = await this.getAdmin();
+      await admin.describeCluster();
+    } catch (err) {
+      throw dependencyUnavailable('kafka', err);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.admin?.disconnect();
+    this.admin = undefined;
+  }
+}
+
+class KafkaConsumer implements LogConsumer {
+  private assigned = new Set<string>();
+
+  constructor(private readonly consumer: Consumer) {}
+
+  async start(handlers: ConsumerHandlers): Promise<void> {
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const now = new Set<string>();
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+        for (const p of partitions) now.add(`${topic}\0${p}`);
+      }
+      const revoked = [...this.assigned].filter((tp) => !now.has(tp));
+      this.assigned = now;
+      if (revoked.length > 0) handlers.onPartitionsRevoked?.(revoked.map(parseTopicPartition));
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (batch.messages.length === 0 || isStale()) return;
+        await handlers.eachBatch(
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            messages: batch.messages.map((m) => ({
+              offset: Number(m.offset),
+              key: m.key === null ? null : m.key.toString('utf8'),
+              value: m.value,
+              headers: Object.fromEntries(
+                Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : String(v ?? '')]),
+              ),
+            })),
+          },
+          { heartbeat, isRunning: () => isRunning() && !isStale() },
+        );
+        const last = batch.messages[batch.messages.length - 1];
+        if (last !== undefined) resolveOffset(last.offset);
+      },
+    });
+  }
+
+  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}
+
+function parseTopicPartition(tp: string): { topic: string; partition: number } {
+  const [topic = '', partition = '0'] = tp.split('\0');
+  return { topic, partition: Number(partition) };
+}

@@ -1,0 +1,65 @@
+/**
+ * The port every producer and aggregator talks to. Kafka implements it for
+ * real deployments, `MemoryLog` for the embedded demo; the aggregation runner
+ * cannot tell them apart.
+ */
+export interface OutgoingMessage {
+  key: string | null;
+  value: string;
+  headers?: Record<string, string>;
+}
+
+export interface ConsumedMessage {
+  offset: number;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  messages: ConsumedMessage[];
+}
+
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  /** The next offset to read, as Kafka commits it. */
+  offset: number;
+}
+
+export interface BatchHandlerContext {
+  /** Kafka needs a sign of life during long work; a no-op in memory. */
+  heartbeat(): Promise<void>;
+  isRunning(): boolean;
+}
+
+export interface ConsumerHandlers {
+  eachBatch(batch: ConsumedBatch, ctx: BatchHandlerContext): Promise<void>;
+  /** Partitions taken away by a rebalance or a stop: their in-memory state must go. */
+  onPartitionsRevoked?(partitions: Array<{ topic: string; partition: number }>): void;
+}
+
+export interface LogConsumer {
+  start(handlers: ConsumerHandlers): Promise<void>;
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Stops fetching and waits for the batch in hand; commits still work afterwards. */
+  stop(): Promise<void>;
+  /** Leaves the group and disconnects. */
+  close(): Promise<void>;
+}
+
+export interface LogProducer {
+  send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TopicLog {
+  readonly kind: 'kafka' | 'memory';
+  ensureTopic(topic: string, partitions: number): Promise<void>;
+  producer(): Promise<LogProducer>;
+  consumer(options: { groupId: string; topics: string[]; fromBeginning: boolean }): Promise<LogConsumer>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
