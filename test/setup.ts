@@ -1,0 +1,2 @@
+// Shared test setup: loaded by vitest before every test file.
+import 'reflect-metadata';
