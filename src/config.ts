@@ -41,6 +41,10 @@ const EnvSchema = z.object({
     .optional()
     .transform((s) => (s === undefined || s.trim() === '' ? undefined : csv.parse(s))),
   KAFKA_CLIENT_ID: z.string().default('rollgate'),
+  TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
+    .default(''),
   CLICKHOUSE_URL: optionalUrl(['http:', 'https:']),
   CLICKHOUSE_DATABASE: z
     .string()
@@ -62,6 +66,8 @@ export interface Config {
   http: { host: string; port: number };
   log: { level: string; pretty: boolean };
   kafka: { brokers: string[]; clientId: string } | undefined;
+  /** Prepended to every topic and consumer-group name, so several deployments (or tests) can share one cluster. */
+  topicPrefix: string;
   clickhouse: { url: string; database: string; user: string; password: string } | undefined;
   mysql: { url: string } | undefined;
   redis: { url: string } | undefined;
@@ -94,6 +100,7 @@ export function loadConfig(
     http: { host: e.HOST, port: e.PORT },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_FORMAT === undefined ? options.stdoutIsTty === true : e.LOG_FORMAT === 'pretty' },
     kafka: e.KAFKA_BROKERS === undefined ? undefined : { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
+    topicPrefix: e.TOPIC_PREFIX,
     clickhouse:
       e.CLICKHOUSE_URL === undefined
         ? undefined

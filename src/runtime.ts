@@ -8,7 +8,6 @@ import { MemoryLog } from './ingest/memory-log.js';
 import type { TopicLog } from './ingest/topic-log.js';
 import type { Logger } from './logger.js';
 import { ClickHouseStore } from './store/clickhouse-store.js';
-import { DuckDbStore } from './store/duckdb-store.js';
 import type { RollupStore } from './store/rollup-store.js';
 
 /**
@@ -51,7 +50,11 @@ export class Runtime {
 
   async getStore(): Promise<RollupStore> {
     if (this.store === undefined) {
-      const store = this.config.clickhouse === undefined ? await DuckDbStore.open(this.config.duckdb.path) : new ClickHouseStore(this.config.clickhouse);
+      const store =
+        this.config.clickhouse === undefined
+          ? // Loaded only when embedded: DuckDB is a native module that real deployments never need.
+            await (await import('./store/duckdb-store.js')).DuckDbStore.open(this.config.duckdb.path)
+          : new ClickHouseStore(this.config.clickhouse);
       this.store = store;
       this.track('store', () => store.close());
       this.checks.push({ name: store.kind, check: () => store.ping() });

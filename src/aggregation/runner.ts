@@ -3,7 +3,7 @@ import type { RollupSpec } from '../core/rollup-spec.js';
 import { WindowedAggregation } from '../core/windowed-aggregation.js';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ConsumedBatch, LogConsumer, LogProducer, TopicLog, TopicPartitionOffset } from '../ingest/topic-log.js';
+import type { ConsumedBatch, LogConsumer, LogProducer, OutgoingMessage, TopicLog, TopicPartitionOffset } from '../ingest/topic-log.js';
 import type { RollupStore } from '../store/rollup-store.js';
 
 export interface AggregatorStats {
@@ -11,6 +11,7 @@ export interface AggregatorStats {
   deadLettered: number;
   rowsWritten: number;
   flushes: number;
+  restarts: number;
 }
 
 export interface AggregatorOptions {
@@ -20,21 +21,34 @@ export interface AggregatorOptions {
   logger: Logger;
   /** How often open windows are published as partial rows and offsets committed. */
   flushMs: number;
-  /** Defaults to `rollgate-<spec name>`; tests use their own. */
-  groupId?: string;
-  /** Defaults to the spec's topic; tests use their own. */
-  topic?: string;
+  /** Prepended to the spec's topic and to the consumer group `rollgate-<spec name>`. */
+  topicPrefix: string;
 }
 
 export function deadLetterTopic(topic: string): string {
   return `${topic}.dlq`;
 }
 
+/** The reason a dead letter carries, in headers, beside the original key and value. */
+export const DLQ_HEADERS = {
+  code: 'rollgate-error',
+  errCode: 'rollgate-error-code',
+  reason: 'rollgate-reason',
+  source: 'rollgate-source',
+} as const;
+
+const MAX_RESTART_DELAY_MS = 30_000;
+
 /**
  * Runs one rollup: consume → decode → fold into per-partition windows → write
  * rows → commit. Offsets are committed only after the rows they produced are
  * stored, and never past the first event of a window still open, so a restart
  * replays exactly what is needed to rebuild open windows.
+ *
+ * When a write fails (store or dead-letter topic down), in-memory state may be
+ * ahead of what is durable. Rather than patching it, the runner drops all
+ * state, closes its consumer and starts a new one, which resumes from the
+ * committed offsets; retries back off up to 30 s.
  */
 export class AggregatorRunner {
   private readonly decode;
@@ -42,47 +56,85 @@ export class AggregatorRunner {
   private consumer: LogConsumer | undefined;
   private dlq: LogProducer | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Serializes batch handling and timed flushes: both touch the same state. */
+  /** Serializes batch handling and flushes: both touch the same state. */
   private chain: Promise<void> = Promise.resolve();
   private lastFlush = 0;
-  readonly stats: AggregatorStats = { consumed: 0, deadLettered: 0, rowsWritten: 0, flushes: 0 };
+  private state: 'idle' | 'running' | 'recovering' | 'stopped' = 'idle';
+  private recovery: Promise<void> | undefined;
+  private consecutiveFailures = 0;
+  readonly stats: AggregatorStats = { consumed: 0, deadLettered: 0, rowsWritten: 0, flushes: 0, restarts: 0 };
   readonly topic: string;
+  readonly groupId: string;
 
   constructor(private readonly options: AggregatorOptions) {
     this.decode = createEventDecoder(options.spec);
-    this.topic = options.topic ?? options.spec.source.topic;
+    this.topic = options.topicPrefix + options.spec.source.topic;
+    this.groupId = `${options.topicPrefix}rollgate-${options.spec.name}`;
   }
 
   async start(): Promise<void> {
     const { spec, log, store, logger } = this.options;
     await store.ensureTable(spec);
     this.dlq = await log.producer();
-    this.consumer = await log.consumer({
-      groupId: this.options.groupId ?? `rollgate-${spec.name}`,
-      topics: [this.topic],
-      fromBeginning: true,
-    });
-    await this.consumer.start({
-      eachBatch: (batch) => this.serialized(() => this.handleBatch(batch)),
+    // Running before the first batch can arrive: batches seen in any other state are dropped.
+    this.state = 'running';
+    await this.startConsumer();
+    this.timer = setInterval(() => {
+      if (this.state !== 'running') return;
+      this.serialized(() => this.flush()).catch((err: unknown) => this.fail(err));
+    }, this.options.flushMs);
+    logger.info({ topic: this.topic, group: this.groupId, store: store.kind, log: log.kind }, 'aggregator started');
+  }
+
+  /** Flushes what is open, commits, and lets go of the log. */
+  async stop(): Promise<void> {
+    const wasRunning = this.state === 'running';
+    this.state = 'stopped';
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.recovery;
+    await this.consumer?.stop();
+    if (wasRunning) await this.serialized(() => this.flush()).catch((err: unknown) => this.options.logger.error({ err }, 'final flush failed'));
+    await this.consumer?.close();
+    await this.dlq?.close();
+    this.options.logger.info({ ...this.stats }, 'aggregator stopped');
+  }
+
+  private async startConsumer(): Promise<void> {
+    const consumer = await this.options.log.consumer({ groupId: this.groupId, topics: [this.topic], fromBeginning: true });
+    this.consumer = consumer;
+    await consumer.start({
+      eachBatch: async (batch) => {
+        if (this.state !== 'running') return;
+        await this.serialized(() => this.handleBatch(batch)).catch((err: unknown) => this.fail(err));
+      },
       onPartitionsRevoked: (revoked) => {
         // The new owner replays from the committed offset; state kept here would go stale.
         for (const r of revoked) this.partitions.delete(r.partition);
       },
     });
-    this.timer = setInterval(() => {
-      this.serialized(() => this.flush()).catch((err: unknown) => logger.error({ err }, 'timed flush failed'));
-    }, this.options.flushMs);
-    logger.info({ topic: this.topic, store: store.kind, log: log.kind }, 'aggregator started');
   }
 
-  /** Flushes what is open, commits, and lets go of the log. */
-  async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    await this.consumer?.stop();
-    await this.serialized(() => this.flush());
-    await this.consumer?.close();
-    await this.dlq?.close();
-    this.options.logger.info({ ...this.stats }, 'aggregator stopped');
+  private fail(err: unknown): void {
+    if (this.state !== 'running') return;
+    this.state = 'recovering';
+    this.consecutiveFailures += 1;
+    this.partitions.clear();
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** Math.min(this.consecutiveFailures, 10));
+    this.options.logger.error({ err, retryInMs: delay }, 'write failed; restarting the consumer from the committed offsets');
+    // Not awaited here: we may be inside the consumer's own batch callback, which stop() waits for.
+    this.recovery = (async () => {
+      await this.consumer?.stop().catch(() => undefined);
+      await this.consumer?.close().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.state !== 'recovering') return;
+      this.state = 'running';
+      try {
+        await this.startConsumer();
+        this.stats.restarts += 1;
+      } catch (restartErr) {
+        this.fail(restartErr);
+      }
+    })();
   }
 
   private serialized(work: () => Promise<void>): Promise<void> {
@@ -97,16 +149,16 @@ export class AggregatorRunner {
       engine = new WindowedAggregation(this.options.spec);
       this.partitions.set(batch.partition, engine);
     }
-    const dead: Array<{ key: string | null; value: string; headers: Record<string, string> }> = [];
+    const dead: OutgoingMessage[] = [];
     const reject = (code: ErrorCode, reason: string, m: ConsumedBatch['messages'][number]) =>
       dead.push({
         key: m.key,
         value: m.value?.toString('utf8') ?? '',
         headers: {
-          'rollgate-error-code': String(ErrorCodes[code].errCode),
-          'rollgate-error': code,
-          'rollgate-reason': reason,
-          'rollgate-source': `${batch.topic}/${batch.partition}/${m.offset}`,
+          [DLQ_HEADERS.code]: code,
+          [DLQ_HEADERS.errCode]: String(ErrorCodes[code].errCode),
+          [DLQ_HEADERS.reason]: reason,
+          [DLQ_HEADERS.source]: `${batch.topic}/${batch.partition}/${m.offset}`,
         },
       });
     for (const m of batch.messages) {
@@ -126,7 +178,7 @@ export class AggregatorRunner {
       // Dead letters must be durable before the offsets that skipped them are committed.
       await this.dlq?.send(deadLetterTopic(batch.topic), dead);
       this.stats.deadLettered += dead.length;
-      this.options.logger.warn({ count: dead.length }, 'events dead-lettered');
+      this.options.logger.warn({ count: dead.length, topic: deadLetterTopic(batch.topic) }, 'events dead-lettered');
     }
     if (engine.hasClosedWindows() || Date.now() - this.lastFlush >= this.options.flushMs) await this.flush();
   }
@@ -146,5 +198,6 @@ export class AggregatorRunner {
     await this.consumer?.commit(offsets);
     this.lastFlush = Date.now();
     this.stats.flushes += 1;
+    this.consecutiveFailures = 0;
   }
 }

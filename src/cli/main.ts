@@ -43,12 +43,13 @@ program
       const stoppers: Stopper[] = [];
       for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
       const log = rt.getLog();
-      await log.ensureTopic(cpuMem5min.source.topic, 3);
+      const topic = rt.config.topicPrefix + cpuMem5min.source.topic;
+      await log.ensureTopic(topic, 3);
       const producer = await log.producer();
       const demo = new DemoMetricsProducer(
         producer,
         {
-          topic: cpuMem5min.source.topic,
+          topic,
           series: opts.series,
           backfillMs: opts.backfillHours * 3600_000,
           intervalMs: opts.intervalSeconds * 1000,
@@ -74,7 +75,10 @@ type Stopper = () => Promise<void>;
 
 async function startGateway(rt: Runtime): Promise<Stopper> {
   const store = await rt.getStore();
-  for (const spec of rollups) await store.ensureTable(spec);
+  for (const spec of rollups) {
+    // The gateway only reads; it starts even when the store is down, and /readyz says so.
+    await store.ensureTable(spec).catch((err: unknown) => rt.logger.warn({ err, rollup: spec.name }, 'could not ensure rollup table'));
+  }
   const cache = await rt.getCache();
   rt.watchMySql();
   const app = await createGateway({
@@ -106,13 +110,14 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
   const spec = findRollup(name);
   if (spec === undefined) throw new RollgateError('NOT_FOUND', `no rollup named ${name}`);
   const log = rt.getLog();
-  await log.ensureTopic(spec.source.topic, 3);
+  await log.ensureTopic(rt.config.topicPrefix + spec.source.topic, 3);
   const runner = new AggregatorRunner({
     spec,
     log,
     store: await rt.getStore(),
     logger: rt.logger.child({ component: 'aggregator', rollup: spec.name }),
     flushMs: rt.config.aggregator.flushMs,
+    topicPrefix: rt.config.topicPrefix,
   });
   await runner.start();
   return () => runner.stop();
@@ -134,13 +139,15 @@ async function run(start: (rt: Runtime) => Promise<Stopper[]>): Promise<void> {
   const logger: Logger = createLogger(config);
   const rt = new Runtime(config, logger);
   let stoppers: Stopper[] = [];
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const shutdown = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      // Some supervisors deliver one stop request twice (to the process and its group).
+      if (Date.now() - stoppingSince < 1000) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal }, 'stopping');
     for (const stop of stoppers) {
       try {

@@ -86,9 +86,15 @@ export function createEventDecoder(spec: RollupSpec): (raw: Buffer | string | nu
 }
 
 function describe(errors: ErrorObject[] | null | undefined): string {
+  // A failed anyOf (only timestamps use one) reports each branch first; the anyOf itself says more.
+  const anyOf = errors?.find((e) => e.keyword === 'anyOf');
+  if (anyOf !== undefined) return `${fieldOf(anyOf)}: must be epoch milliseconds or an ISO-8601 date-time string`;
   const first = errors?.[0];
   if (first === undefined) return 'payload does not match the event schema';
   if (first.keyword === 'required') return `${String(first.params['missingProperty'])}: required`;
-  const field = first.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(payload)';
-  return `${field}: ${first.message ?? 'invalid'}`;
+  return `${fieldOf(first)}: ${first.message ?? 'invalid'}`;
+}
+
+function fieldOf(error: ErrorObject): string {
+  return error.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(payload)';
 }

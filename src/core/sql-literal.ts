@@ -46,8 +46,13 @@ export function formatString(value: string): string {
   return `${out}'`;
 }
 
+const MIN_NORMAL = 2 ** -1022; // 2.2250738585072014e-308
+
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) throw new SqlFormatError(`not a finite number: ${String(value)}`);
+  // 18.16 rejects subnormal literals (its strtod reports ERANGE): write them as an
+  // exact product of two normal doubles, value * 2^1022 and 2^-1022.
+  if (value !== 0 && Math.abs(value) < MIN_NORMAL) return `(${String(value * 2 ** 1022)} * ${String(MIN_NORMAL)})`;
   // Negative literals are wrapped so `a -${x}` can never turn into a comment (`--`).
   const text = Number.isInteger(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER ? value.toFixed(0) : String(value);
   return value < 0 || Object.is(value, -0) ? `(${text})` : text;

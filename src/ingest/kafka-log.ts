@@ -54,7 +54,8 @@ export class KafkaLog implements TopicLog {
 
   async ensureTopic(topic: string, partitions: number): Promise<void> {
     const admin = await this.getAdmin();
-    // createTopics answers false (not an error) when the topic already exists.
+    // Asking first keeps kafkajs from logging the broker's "already exists" answer as an error.
+    if ((await admin.listTopics()).includes(topic)) return;
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
   }
 
@@ -63,6 +64,8 @@ export class KafkaLog implements TopicLog {
       createPartitioner: Partitioners.DefaultPartitioner,
       idempotent: true,
       maxInFlightRequests: 1,
+      // An idempotent producer must keep retrying to keep its no-duplicate guarantee.
+      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
     });
     await producer.connect();
     return {

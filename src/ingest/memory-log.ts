@@ -91,6 +91,7 @@ export class MemoryLog implements TopicLog {
 }
 
 const MAX_BATCH = 2000;
+const RETRY_PAUSE_MS = 1000;
 
 class MemoryConsumer implements LogConsumer {
   private running = false;
@@ -119,8 +120,14 @@ class MemoryConsumer implements LogConsumer {
           if (stored.length === 0) continue;
           idle = false;
           const messages = stored.map((m, i) => ({ offset: from + i, key: m.key, value: m.value, headers: m.headers }));
-          await handlers.eachBatch({ topic, partition: 0, messages }, ctx);
-          positions.set(topic, from + stored.length);
+          try {
+            await handlers.eachBatch({ topic, partition: 0, messages }, ctx);
+            positions.set(topic, from + stored.length);
+          } catch {
+            // Like Kafka consumers: the batch is not acknowledged and comes again after a pause.
+            // The handler reports its own failures.
+            await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+          }
         }
         if (idle) await Promise.race(this.topics.map((t) => this.log.waitForAppend(t, 250)));
       }

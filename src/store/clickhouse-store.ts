@@ -1,8 +1,8 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
 import type { RollupRow } from '../core/windowed-aggregation.js';
 import { ident, join, qualified, sql, type SqlFragment } from '../core/sql-literal.js';
-import { dependencyUnavailable } from '../errors.js';
+import { RollgateError, dependencyUnavailable } from '../errors.js';
 import { groupColumnType, isNumericColumn, type RollupPage, type RollupQuery, type RollupStore, type StoredRollupRow } from './rollup-store.js';
 
 const CH_TYPE: Record<ColumnType, string> = {
@@ -21,11 +21,11 @@ const CH_TYPE: Record<ColumnType, string> = {
  */
 export function clickhouseDdl(spec: RollupSpec, database: string): string {
   const columns = [
-    `    window_start DateTime`,
+    `    ${ident('window_start').text} DateTime`,
     ...spec.groupBy.map((g) => `    ${ident(g).text} ${CH_TYPE[groupColumnType(spec, g)]}`),
     ...spec.measures.map((m) => `    ${ident(m.name).text} ${CH_TYPE[m.type]}`),
-    `    final UInt8`,
-    `    version UInt64`,
+    `    ${ident('final').text} UInt8`,
+    `    ${ident('version').text} UInt64`,
   ];
   const orderBy = ['window_start', ...spec.groupBy].map((c) => ident(c).text).join(', ');
   return [
@@ -57,13 +57,13 @@ export class ClickHouseStore implements RollupStore {
   }
 
   async ensureTable(spec: RollupSpec): Promise<void> {
-    await this.client.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`.text });
-    await this.client.command({ query: clickhouseDdl(spec, this.options.database) });
+    await this.command(sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`);
+    await classify(this.client.command({ query: clickhouseDdl(spec, this.options.database) }));
   }
 
   async upsert(spec: RollupSpec, rows: readonly RollupRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({
+    await classify(this.client.insert({
       table: qualified(this.options.database, spec.sink.table).text,
       format: 'JSONEachRow',
       // DateTime accepts unix seconds on every version, with no time-zone guessing.
@@ -74,7 +74,7 @@ export class ClickHouseStore implements RollupStore {
         final: r.final ? 1 : 0,
         version: r.version,
       })),
-    });
+    }));
   }
 
   async query(spec: RollupSpec, q: RollupQuery): Promise<RollupPage> {
@@ -107,12 +107,11 @@ export class ClickHouseStore implements RollupStore {
 
   /** Raw rows of a query built with the `sql` tag; used by tests and oracles too. */
   async rows<T>(query: SqlFragment): Promise<T[]> {
-    const result = await this.client.query({ query: query.text, format: 'JSONEachRow' });
-    return result.json<T>();
+    return classify(this.client.query({ query: query.text, format: 'JSONEachRow' }).then((result) => result.json<T>()));
   }
 
   async command(query: SqlFragment): Promise<void> {
-    await this.client.command({ query: query.text });
+    await classify(this.client.command({ query: query.text }));
   }
 
   private whereClause(q: RollupQuery): SqlFragment {
@@ -121,6 +120,21 @@ export class ClickHouseStore implements RollupStore {
     if (q.fromMs !== undefined) conditions.push(sql`window_start >= ${new Date(q.fromMs)}`);
     if (q.toMs !== undefined) conditions.push(sql`window_start < ${new Date(q.toMs)}`);
     return join(conditions, ' AND ');
+  }
+}
+
+/**
+ * A server that answered with an error is a bug or a schema problem (INTERNAL);
+ * one that did not answer is unavailable, and the call may be retried.
+ */
+async function classify<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof ClickHouseError) {
+      throw new RollgateError('INTERNAL', `clickhouse error ${err.code}`, { cause: err });
+    }
+    throw dependencyUnavailable('clickhouse', err);
   }
 }
 

@@ -1,0 +1,174 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cpuMem5min } from '../../../aggregators/cpu-mem-5min.js';
+import { AggregatorRunner, DLQ_HEADERS, deadLetterTopic } from '../../../src/aggregation/runner.js';
+import { parseEventTime } from '../../../src/core/event-time.js';
+import { MemoryLog } from '../../../src/ingest/memory-log.js';
+import { DuckDbStore } from '../../../src/store/duckdb-store.js';
+import type { RollupStore } from '../../../src/store/rollup-store.js';
+import { procSamples, type ProcSample } from '../../helpers/events.js';
+import { silentLogger } from '../../helpers/gateway.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const T0 = Date.UTC(2026, 10, 22, 8, 0, 0);
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(store?: RollupStore) {
+  const log = new MemoryLog();
+  const duck = await DuckDbStore.open(':memory:');
+  cleanups.push(() => duck.close());
+  const target = store ?? duck;
+  const producer = await log.producer();
+  const runner = () => new AggregatorRunner({ spec: cpuMem5min, log, store: target, logger: silentLogger, flushMs: 100, topicPrefix: '' });
+  const send = (samples: Array<ProcSample | string>) =>
+    producer.send('system_proc', samples.map((s) => (typeof s === 'string' ? { key: null, value: s } : { key: `${s.ip}:${s.pid}`, value: JSON.stringify(s) })));
+  return { log, duck, runner, send };
+}
+
+/** DuckDB's own GROUP BY over the raw samples: the oracle. */
+async function oracle(samples: ProcSample[]) {
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  await c.run('CREATE TABLE raw (ts TIMESTAMP, ip VARCHAR, pid UINTEGER, cpu DOUBLE, mempct DOUBLE, mem UBIGINT)');
+  const appender = await c.createAppender('raw');
+  for (const s of samples) {
+    const ms = parseEventTime(s.timestamp)!;
+    appender.appendTimestamp({ micros: BigInt(ms) * 1000n } as never);
+    appender.appendVarchar(s.ip);
+    appender.appendUInteger(s.pid);
+    appender.appendDouble(s.cpu_usage_pct);
+    appender.appendDouble(s.mem_usage_pct);
+    appender.appendUBigInt(BigInt(s.mem_res));
+    appender.endRow();
+  }
+  appender.closeSync();
+  const reader = await c.runAndReadAll(`
+    SELECT epoch_ms(time_bucket(INTERVAL 5 MINUTE, ts)) AS ws, ip, pid, max(mem) AS mem, max(cpu) AS cpu, max(mempct) AS mempct, count(*) AS n
+    FROM raw GROUP BY ALL ORDER BY ws DESC, ip, pid`);
+  const rows = reader.getRowObjects().map((r) => ({
+    windowStart: Number(r['ws']),
+    ip: String(r['ip']),
+    pid: Number(r['pid']),
+    mem: Number(r['mem']),
+    cpu: Number(r['cpu']),
+    mempct: Number(r['mempct']),
+    samples: Number(r['n']),
+  }));
+  c.closeSync();
+  db.closeSync();
+  return rows;
+}
+
+async function stored(store: DuckDbStore) {
+  const page = await store.query(cpuMem5min, { equals: {}, limit: 100_000, offset: 0 });
+  return page.rows.map((r) => ({
+    windowStart: r.windowStart,
+    ip: String(r.group['ip']),
+    pid: Number(r.group['pid']),
+    mem: r.measures['mem'],
+    cpu: r.measures['cpu_usage_pct'],
+    mempct: r.measures['mem_usage_pct'],
+    samples: r.measures['samples'],
+    final: r.final,
+  }));
+}
+
+const lastWindow = T0 + 4 * 300_000;
+
+describe('AggregatorRunner on the embedded log and DuckDB', () => {
+  it('writes rollups equal to the database GROUP BY, final for closed windows', async () => {
+    const { duck, runner, send } = await setup();
+    const samples = procSamples({ seed: 1, series: 5, windows: 4, startMs: T0, stepMs: 20_000 });
+    await send(samples);
+    const r = runner();
+    await r.start();
+    cleanups.push(() => r.stop());
+    const expected = await oracle(samples);
+    const rows = await waitFor('all windows', async () => {
+      const s = await stored(duck);
+      return s.filter((x) => x.final).length === 20 && s.length === expected.length ? s : undefined;
+    });
+    expect(rows.map(({ final: _f, ...rest }) => rest)).toEqual(expected);
+    for (const row of rows) expect(row.final).toBe(row.windowStart < lastWindow);
+  });
+
+  it('dead-letters invalid and late events with the reason, and still counts the rest exactly', async () => {
+    const { log, duck, runner, send } = await setup();
+    const samples = procSamples({ seed: 2, series: 3, windows: 3, startMs: T0, stepMs: 30_000 });
+    const late = { ...samples[0]!, timestamp: T0 + 1000 };
+    await send([...samples, JSON.stringify({ ...samples[1]!, pid: 'seven' }), 'not json', late]);
+    const r = runner();
+    await r.start();
+    cleanups.push(() => r.stop());
+    const expected = await oracle(samples);
+    await waitFor('rows', async () => ((await stored(duck)).filter((x) => x.final).length === 9 ? true : undefined));
+    expect((await stored(duck)).map(({ final: _f, ...rest }) => rest)).toEqual(expected);
+
+    const dead = log.read(deadLetterTopic('system_proc'), 0, 10);
+    expect(dead.map((d) => d.headers[DLQ_HEADERS.code])).toEqual(['INVALID_EVENT', 'INVALID_EVENT', 'LATE_EVENT']);
+    expect(dead.map((d) => d.headers[DLQ_HEADERS.reason])).toEqual([
+      'pid: must be integer',
+      'value is not valid JSON',
+      expect.stringContaining('behind the watermark'),
+    ]);
+    expect(dead[1]!.value.toString()).toBe('not json');
+  });
+
+  it('resumes after a stop from the committed offsets without double counting', async () => {
+    const { duck, runner, send } = await setup();
+    const samples = procSamples({ seed: 3, series: 4, windows: 4, startMs: T0, stepMs: 15_000 });
+    const half = Math.floor(samples.length / 2);
+    await send(samples.slice(0, half));
+    const first = runner();
+    await first.start();
+    await waitFor('first half consumed', async () => (first.stats.consumed === half ? true : undefined));
+    await first.stop();
+    await send(samples.slice(half));
+    const second = runner();
+    await second.start();
+    cleanups.push(() => second.stop());
+    const expected = await oracle(samples);
+    const rows = await waitFor('all windows', async () => {
+      const s = await stored(duck);
+      return s.filter((x) => x.final).length === 16 ? s : undefined;
+    });
+    expect(rows.map(({ final: _f, ...rest }) => rest)).toEqual(expected);
+  });
+
+  it('survives a store that fails for a while: restarts from the committed offsets and loses nothing', async () => {
+    let failuresLeft = 3;
+    const duck = await DuckDbStore.open(':memory:');
+    cleanups.push(() => duck.close());
+    // Fault injection around a real store: the first writes fail as if the server were down.
+    const flaky: RollupStore = {
+      kind: 'duckdb',
+      ensureTable: (spec) => duck.ensureTable(spec),
+      upsert: async (spec, rows) => {
+        if (failuresLeft > 0) {
+          failuresLeft -= 1;
+          throw new Error('store down');
+        }
+        return duck.upsert(spec, rows);
+      },
+      query: (spec, q) => duck.query(spec, q),
+      ping: () => duck.ping(),
+      close: async () => {},
+    };
+    const { runner, send } = await setup(flaky);
+    const samples = procSamples({ seed: 4, series: 3, windows: 3, startMs: T0, stepMs: 20_000 });
+    await send(samples);
+    const r = runner();
+    await r.start();
+    cleanups.push(() => r.stop());
+    const expected = await oracle(samples);
+    const rows = await waitFor('recovered rows', async () => {
+      const s = await stored(duck);
+      return s.filter((x) => x.final).length === 9 ? s : undefined;
+    }, 30_000);
+    expect(r.stats.restarts).toBeGreaterThanOrEqual(1);
+    expect(rows.map(({ final: _f, ...rest }) => rest)).toEqual(expected);
+  }, 40_000);
+});
