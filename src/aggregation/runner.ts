@@ -75,6 +75,8 @@ export class AggregatorRunner {
   async start(): Promise<void> {
     const { spec, log, store, logger } = this.options;
     await store.ensureTable(spec);
+    // Created up front: a first send to a missing topic makes Kafka clients log errors while it is auto-created.
+    await log.ensureTopic(deadLetterTopic(this.topic), 1);
     this.dlq = await log.producer();
     // Running before the first batch can arrive: batches seen in any other state are dropped.
     this.state = 'running';
@@ -89,11 +91,13 @@ export class AggregatorRunner {
   /** Flushes what is open, commits, and lets go of the log. */
   async stop(): Promise<void> {
     const wasRunning = this.state === 'running';
+    // From here on batches are ignored, so the final flush covers exactly what was folded.
     this.state = 'stopped';
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.recovery;
-    await this.consumer?.stop();
+    // Kafka accepts commits only while the consumer is still in its group: flush before stopping it.
     if (wasRunning) await this.serialized(() => this.flush()).catch((err: unknown) => this.options.logger.error({ err }, 'final flush failed'));
+    await this.consumer?.stop();
     await this.consumer?.close();
     await this.dlq?.close();
     this.options.logger.info({ ...this.stats }, 'aggregator stopped');

@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = `${root}bin/rollgate.js`;
+
+/** Variables that would point a child at real services unless a test sets them on purpose. */
+const SERVICE_VARS = ['KAFKA_BROKERS', 'CLICKHOUSE_URL', 'CLICKHOUSE_DATABASE', 'MYSQL_URL', 'REDIS_URL', 'TOPIC_PREFIX', 'PORT'];
+
+export interface RollgateProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the base URL once the gateway prints it. */
+  url(timeoutMs?: number): Promise<string>;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs the real CLI (`bin/rollgate.js`, compiled by `npm run build`) as a separate process. */
+export function startRollgate(args: string[], env: Record<string, string>): RollgateProcess {
+  if (!existsSync(`${root}dist/src/cli/main.js`)) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
+  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVICE_VARS.includes(k)));
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: { ...baseEnv, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => output,
+    url: (timeoutMs = 60_000) =>
+      new Promise((resolve, reject) => {
+        const started = Date.now();
+        const poll = setInterval(() => {
+          const match = /listening on (http:\/\/\S+)/.exec(output);
+          if (match?.[1] !== undefined) {
+            clearInterval(poll);
+            resolve(match[1]);
+          } else if (child.exitCode !== null || Date.now() - started > timeoutMs) {
+            clearInterval(poll);
+            reject(new Error(`rollgate ${args.join(' ')} did not start:\n${output}`));
+          }
+        }, 100);
+      }),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
