@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Argument, Command, InvalidArgumentError } from 'commander';
 import { findRollup, rollups } from '../../aggregators/index.js';
 import { AggregatorRunner } from '../aggregation/runner.js';
 import { loadConfigFromProcess, type Config } from '../config.js';
@@ -22,15 +22,9 @@ program
 
 program
   .command('aggregate')
-  .description(`run one rollup aggregator (${rollups.map((r) => r.name).join(', ')})`)
-  .argument('<name>', 'rollup name')
-  .action((name: string) =>
-    run(async (rt) => {
-      const spec = findRollup(name);
-      if (spec === undefined) throw new RollgateError('NOT_FOUND', `no rollup named ${name}; known: ${rollups.map((r) => r.name).join(', ')}`);
-      return [await startAggregator(rt, spec.name)];
-    }),
-  );
+  .description('run one rollup aggregator')
+  .addArgument(new Argument('<name>', 'rollup name').choices(rollups.map((r) => r.name)))
+  .action((name: string) => run(async (rt) => [await startAggregator(rt, name)]));
 
 program
   .command('demo')
