@@ -37,7 +37,11 @@ export class KafkaLog implements TopicLog {
         () =>
         ({ level, log }: LogEntry) => {
           const { message, ...rest } = log;
-          kafkaLogger[KAFKAJS_LEVEL[level]](rest, message);
+          // kafkajs logs every failed protocol response ("Response Metadata(...)") at ERROR and
+          // then retries it: routine while a broker starts or a coordinator moves. A failure
+          // that survives the retries is thrown to us and logged at ERROR where it is handled.
+          const routine = level === logLevel.ERROR && message.startsWith('Response ');
+          kafkaLogger[routine ? 'warn' : KAFKAJS_LEVEL[level]](rest, message);
         },
       retry: { initialRetryTime: 300, retries: 8 },
     });
