@@ -1,4 +1,4 @@
-import { createEventDecoder } from '../core/event-schema.js';
+import { createEventDecoder, messageKey } from '../core/event-schema.js';
 import type { RollupSpec } from '../core/rollup-spec.js';
 import { WindowedAggregation } from '../core/windowed-aggregation.js';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
@@ -157,7 +157,7 @@ export class AggregatorRunner {
     const reject = (code: ErrorCode, reason: string, m: ConsumedBatch['messages'][number]) =>
       dead.push({
         key: m.key,
-        value: m.value?.toString('utf8') ?? '',
+        value: m.value ?? '',
         headers: {
           [DLQ_HEADERS.code]: code,
           [DLQ_HEADERS.errCode]: String(ErrorCodes[code].errCode),
@@ -171,6 +171,13 @@ export class AggregatorRunner {
       if (!decoded.ok) {
         engine.skip(m.offset);
         reject('INVALID_EVENT', decoded.reason, m);
+        continue;
+      }
+      const key = messageKey(this.options.spec, decoded.event);
+      if (m.key !== key) {
+        // Windows are kept per partition: a series spread over partitions by a wrong key would be split.
+        engine.skip(m.offset);
+        reject('INVALID_EVENT', `key: must be "${key}" (the payload's ${this.options.spec.source.keyFields.join(':')}), got ${JSON.stringify(m.key)}`, m);
         continue;
       }
       const added = engine.add(decoded.event, m.offset);

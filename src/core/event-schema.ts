@@ -98,3 +98,8 @@ function describe(errors: ErrorObject[] | null | undefined): string {
 function fieldOf(error: ErrorObject): string {
   return error.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(payload)';
 }
+
+/** The message key an event must carry: its key fields joined with `:`, so one series stays on one partition. */
+export function messageKey(spec: RollupSpec, event: DecodedEvent): string {
+  return spec.source.keyFields.map((f) => String(event.values[f] ?? '')).join(':');
+}

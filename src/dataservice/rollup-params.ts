@@ -15,8 +15,8 @@ export interface RollupPageRequest {
   pageSize: number;
 }
 
-/** Raw request values: strings from a query string, typed values from GraphQL. */
-export type RawParams = Record<string, string | number | Date | null | undefined>;
+/** Raw request values: strings (or repeated strings) from a query string, typed values from GraphQL. */
+export type RawParams = Record<string, string | string[] | number | Date | null | undefined>;
 
 const UINT32_MAX = 4294967295;
 
@@ -26,6 +26,9 @@ const UINT32_MAX = 4294967295;
  * Filters: one per group-by column, plus `from`/`to` on the window start.
  */
 export function parseRollupParams(spec: RollupSpec, raw: RawParams, limits: PageLimits): RollupPageRequest {
+  for (const [name, value] of Object.entries(raw)) {
+    if (Array.isArray(value)) throw invalidParameter(name, `${name} must be given once`);
+  }
   const equals: Record<string, string | number> = {};
   for (const column of spec.groupBy) {
     const value = present(raw[column]);

@@ -31,7 +31,6 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    // Query strings like `ip=a&ip=b` must not turn into arrays we then stringify.
     routerOptions: { ignoreTrailingSlash: true },
   });
 

@@ -5,7 +5,8 @@
  */
 export interface OutgoingMessage {
   key: string | null;
-  value: string;
+  /** Bytes are passed through untouched, so a dead letter keeps the original payload exactly. */
+  value: string | Buffer;
   headers?: Record<string, string>;
 }
 

@@ -99,7 +99,8 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     const { log, duck, runner, send } = await setup();
     const samples = procSamples({ seed: 2, series: 3, windows: 3, startMs: T0, stepMs: 30_000 });
     const late = { ...samples[0]!, timestamp: T0 + 1000 };
-    await send([...samples, JSON.stringify({ ...samples[1]!, pid: 'seven' }), 'not json', late]);
+    // The last one is valid but unkeyed: on Kafka it could land on any partition and split its series.
+    await send([...samples, JSON.stringify({ ...samples[1]!, pid: 'seven' }), 'not json', late, JSON.stringify(samples[2])]);
     const r = runner();
     await r.start();
     cleanups.push(() => r.stop());
@@ -108,11 +109,12 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     expect((await stored(duck)).map(({ final: _f, ...rest }) => rest)).toEqual(expected);
 
     const dead = log.read(deadLetterTopic('system_proc'), 0, 10);
-    expect(dead.map((d) => d.headers[DLQ_HEADERS.code])).toEqual(['INVALID_EVENT', 'INVALID_EVENT', 'LATE_EVENT']);
+    expect(dead.map((d) => d.headers[DLQ_HEADERS.code])).toEqual(['INVALID_EVENT', 'INVALID_EVENT', 'LATE_EVENT', 'INVALID_EVENT']);
     expect(dead.map((d) => d.headers[DLQ_HEADERS.reason])).toEqual([
       'pid: must be integer',
       'value is not valid JSON',
       expect.stringContaining('behind the watermark'),
+      `key: must be "${samples[2]!.ip}:${samples[2]!.pid}" (the payload's ip:pid), got null`,
     ]);
     expect(dead[1]!.value.toString()).toBe('not json');
   });

@@ -41,6 +41,7 @@ describe('parseRollupParams', () => {
     ['from after to', { from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }, 'from'],
     ['a from that is not a time', { from: 'last tuesday' }, 'from'],
     ['an invalid Date', { to: new Date(Number.NaN) }, 'to'],
+    ['a repeated ip', { ip: ['10.0.0.1', '10.0.0.2'] }, 'ip'],
   ])('rejects %s as INVALID_PARAMETER naming the parameter', (_name, raw, field) => {
     expect(rejection(raw)).toEqual({ code: 'INVALID_PARAMETER', field });
   });
