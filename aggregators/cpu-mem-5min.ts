@@ -15,7 +15,7 @@ export const cpuMem5min: RollupSpec = {
       { name: 'ip', type: 'string', description: 'Host address' },
       { name: 'pid', type: 'uint32', description: 'Process id' },
       { name: 'cpu_usage_pct', type: 'float64', minimum: 0, description: 'CPU use in percent of one core' },
-      { name: 'mem_usage_pct', type: 'float64', minimum: 0, description: 'Resident memory in percent of host memory' },
+      { name: 'mem_usage_pct', type: 'float64', minimum: 0, maximum: 100, description: 'Resident memory in percent of host memory' },
       { name: 'mem_res', type: 'uint64', description: 'Resident memory in bytes' },
       { name: 'timestamp', type: 'timestamp', description: 'Sample time: epoch milliseconds or ISO-8601' },
     ],
@@ -28,5 +28,5 @@ export const cpuMem5min: RollupSpec = {
     { name: 'mem_usage_pct', op: 'max', field: 'mem_usage_pct', type: 'float64', description: 'Largest memory use in percent' },
     { name: 'samples', op: 'count', type: 'uint64', description: 'Number of samples in the window' },
   ],
-  sink: { table: 'cpu_mem_5min', retentionDays: 3 },
+  sink: { store: 'clickhouse', table: 'cpu_mem_5min', retentionDays: 3 },
 };

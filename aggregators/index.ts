@@ -1,8 +1,9 @@
 import { validateSpec, type RollupSpec } from '../src/core/rollup-spec.js';
 import { cpuMem5min } from './cpu-mem-5min.js';
+import { procTotals5min } from './proc-totals-5min.js';
 
 /** Every rollup rollgate runs, by public name. Add a file here to add a rollup. */
-export const rollups: readonly RollupSpec[] = [cpuMem5min];
+export const rollups: readonly RollupSpec[] = [cpuMem5min, procTotals5min];
 rollups.forEach(validateSpec);
 
 export function findRollup(name: string): RollupSpec | undefined {

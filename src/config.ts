@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   API_DEFAULT_PAGE_SIZE: intInRange(1, 100_000, 50),
   API_MAX_PAGE_SIZE: intInRange(1, 100_000, 1000),
   AGGREGATOR_FLUSH_MS: intInRange(100, 600_000, 2000),
+  AGGREGATOR_IDLE_MS: intInRange(1000, 86_400_000, 30_000),
+  METRICS_PORT: intInRange(0, 65535, 9464),
 });
 
 export interface Config {
@@ -74,7 +76,8 @@ export interface Config {
   duckdb: { path: string };
   cache: { ttlMs: number };
   api: { defaultPageSize: number; maxPageSize: number };
-  aggregator: { flushMs: number };
+  /** flushMs: partial rows and checkpoints; idleMs: a silent partition follows the others' watermark; port: the aggregate command's /metrics. */
+  aggregator: { flushMs: number; idleMs: number; metricsPort: number };
 }
 
 export function loadConfig(
@@ -110,7 +113,7 @@ export function loadConfig(
     duckdb: { path: e.DUCKDB_PATH },
     cache: { ttlMs: e.CACHE_TTL_MS },
     api: { defaultPageSize: e.API_DEFAULT_PAGE_SIZE, maxPageSize: e.API_MAX_PAGE_SIZE },
-    aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS },
+    aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS, idleMs: e.AGGREGATOR_IDLE_MS, metricsPort: e.METRICS_PORT },
   };
 }
 

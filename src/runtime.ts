@@ -1,13 +1,14 @@
-import mysql from 'mysql2/promise';
 import { MemoryCache, RedisCache, type Cache } from './cache/cache.js';
 import type { Config } from './config.js';
-import { dependencyUnavailable } from './errors.js';
 import type { DependencyCheck } from './http/health-routes.js';
 import { KafkaLog } from './ingest/kafka-log.js';
 import { MemoryLog } from './ingest/memory-log.js';
 import type { TopicLog } from './ingest/topic-log.js';
 import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import type { RollupSpec } from './core/rollup-spec.js';
 import { ClickHouseStore } from './store/clickhouse-store.js';
+import { MySqlStore } from './store/mysql-store.js';
 import type { RollupStore } from './store/rollup-store.js';
 
 /**
@@ -18,8 +19,9 @@ import type { RollupStore } from './store/rollup-store.js';
 export class Runtime {
   private readonly closers: Array<{ name: string; close: () => Promise<void> }> = [];
   readonly checks: DependencyCheck[] = [];
+  readonly metrics = new Metrics();
   private log: TopicLog | undefined;
-  private store: RollupStore | undefined;
+  private readonly stores = new Map<string, Promise<RollupStore>>();
   private cache: Cache | undefined;
 
   constructor(
@@ -34,7 +36,7 @@ export class Runtime {
       log: c.kafka === undefined ? 'embedded in-process log' : `kafka ${c.kafka.brokers.join(',')}`,
       store: c.clickhouse === undefined ? `embedded DuckDB (${c.duckdb.path})` : `clickhouse database ${c.clickhouse.database}`,
       cache: c.redis === undefined ? 'embedded in-memory LRU' : 'redis',
-      mysql: c.mysql === undefined ? 'not configured' : 'configured',
+      mysql: c.mysql === undefined ? 'embedded DuckDB stands in' : 'configured',
     };
   }
 
@@ -48,18 +50,35 @@ export class Runtime {
     return this.log;
   }
 
-  async getStore(): Promise<RollupStore> {
-    if (this.store === undefined) {
-      const store =
-        this.config.clickhouse === undefined
-          ? // Loaded only when embedded: DuckDB is a native module that real deployments never need.
-            await (await import('./store/duckdb-store.js')).DuckDbStore.open(this.config.duckdb.path)
-          : new ClickHouseStore(this.config.clickhouse);
-      this.store = store;
-      this.track('store', () => store.close());
-      this.checks.push({ name: store.kind, check: () => store.ping() });
+  /** The store a rollup's sink names, or the shared embedded DuckDB when that service is not configured. */
+  storeFor(spec: RollupSpec): Promise<RollupStore> {
+    return this.store(spec.sink.store);
+  }
+
+  private store(kind: 'clickhouse' | 'mysql'): Promise<RollupStore> {
+    const configured = kind === 'clickhouse' ? this.config.clickhouse !== undefined : this.config.mysql !== undefined;
+    const name = configured ? kind : 'duckdb';
+    let opening = this.stores.get(name);
+    if (opening === undefined) {
+      opening = this.openStore(name);
+      this.stores.set(name, opening);
     }
-    return this.store;
+    return opening;
+  }
+
+  private async openStore(name: 'clickhouse' | 'mysql' | 'duckdb'): Promise<RollupStore> {
+    let store: RollupStore;
+    if (name === 'clickhouse' && this.config.clickhouse !== undefined) {
+      store = new ClickHouseStore(this.config.clickhouse);
+    } else if (name === 'mysql' && this.config.mysql !== undefined) {
+      store = new MySqlStore({ url: this.config.mysql.url });
+    } else {
+      // Loaded only when embedded: DuckDB is a native module that real deployments never need.
+      store = await (await import('./store/duckdb-store.js')).DuckDbStore.open(this.config.duckdb.path);
+    }
+    this.track(name, () => store.close());
+    this.checks.push({ name: store.kind, check: () => store.ping() });
+    return store;
   }
 
   async getCache(): Promise<Cache> {
@@ -78,23 +97,6 @@ export class Runtime {
       this.checks.push({ name: cache.kind, check: () => cache.ping() });
     }
     return this.cache;
-  }
-
-  /** MySQL is checked for readiness when configured; later issues read and write it. */
-  watchMySql(): void {
-    if (this.config.mysql === undefined) return;
-    const pool = mysql.createPool({ uri: this.config.mysql.url, connectionLimit: 1, connectTimeout: 2000 });
-    this.track('mysql', () => pool.end());
-    this.checks.push({
-      name: 'mysql',
-      check: async () => {
-        try {
-          await pool.query('SELECT 1');
-        } catch (err) {
-          throw dependencyUnavailable('mysql', err);
-        }
-      },
-    });
   }
 
   track(name: string, close: () => Promise<void>): void {

@@ -1,28 +1,26 @@
-import { createEventDecoder, messageKey } from '../core/event-schema.js';
+import { createEventDecoder, messageKey, type DeadLetterReason } from '../core/event-schema.js';
 import type { RollupSpec } from '../core/rollup-spec.js';
-import { WindowedAggregation } from '../core/windowed-aggregation.js';
+import { WindowedAggregation, type AggregationSnapshot, type RollupRow } from '../core/windowed-aggregation.js';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ConsumedBatch, LogConsumer, LogProducer, OutgoingMessage, TopicLog, TopicPartitionOffset } from '../ingest/topic-log.js';
-import type { RollupStore } from '../store/rollup-store.js';
-
-export interface AggregatorStats {
-  consumed: number;
-  deadLettered: number;
-  rowsWritten: number;
-  flushes: number;
-  restarts: number;
-}
+import type { Metrics } from '../metrics.js';
+import type { ConsumedBatch, ConsumedMessage, LogConsumer, LogProducer, OutgoingMessage, TopicLog } from '../ingest/topic-log.js';
+import type { PartitionCheckpoint, RollupStore } from '../store/rollup-store.js';
 
 export interface AggregatorOptions {
   spec: RollupSpec;
   log: TopicLog;
   store: RollupStore;
   logger: Logger;
-  /** How often open windows are published as partial rows and offsets committed. */
+  metrics: Metrics;
+  /** How often open windows are published as partial rows and state is checkpointed. */
   flushMs: number;
+  /** A partition with no message for this long follows the other partitions' watermark. */
+  idleMs: number;
   /** Prepended to the spec's topic and to the consumer group `rollgate-<spec name>`. */
   topicPrefix: string;
+  /** Clock for idleness, retention and metrics only; event time never comes from it. */
+  now?: () => number;
 }
 
 export function deadLetterTopic(topic: string): string {
@@ -37,32 +35,58 @@ export const DLQ_HEADERS = {
   source: 'rollgate-source',
 } as const;
 
-const MAX_RESTART_DELAY_MS = 30_000;
+const MAX_RETRY_DELAY_MS = 30_000;
+/** Dead letters waiting for the next flush; beyond this a batch waits for the flush. */
+const MAX_BUFFERED_DEAD_LETTERS = 5000;
+const RETENTION_EVERY_MS = 3600_000;
+
+interface PartitionState {
+  engine: WindowedAggregation;
+  lastMessageAt: number;
+}
+
+/** What one flush must make durable, kept whole until it is: retried as is after a failure. */
+interface PendingWrite {
+  rows: RollupRow[];
+  checkpoints: Map<number, PartitionCheckpoint>;
+  deadLetters: OutgoingMessage[];
+  windowsClosed: number;
+}
+
+export type AggregatorStatus = 'starting' | 'running' | 'waiting-for-store' | 'stopped';
 
 /**
  * Runs one rollup: consume → decode → fold into per-partition windows → write
- * rows → commit. Offsets are committed only after the rows they produced are
- * stored, and never past the first event of a window still open, so a restart
- * replays exactly what is needed to rebuild open windows.
+ * rows and checkpoints → commit.
  *
- * When a write fails (store or dead-letter topic down), in-memory state may be
- * ahead of what is durable. Rather than patching it, the runner drops all
- * state, closes its consumer and starts a new one, which resumes from the
- * committed offsets; retries back off up to 30 s.
+ * Exactly once comes from determinism, not from transactions across systems:
+ * a partition's open-window state and next offset are checkpointed in the
+ * store with the rows they produced; on assignment the state is restored and
+ * messages below the checkpoint are skipped. Everything after it is replayed
+ * through the same pure engine (event times are judged against message
+ * timestamps, not the clock), so it rewrites the very rows already stored,
+ * which the stores' version-keeping upserts make a no-op.
+ *
+ * A failed write is kept and retried with backoff while fetching is paused, so
+ * memory stays bounded and nothing is lost; the Kafka commit (for lag tools)
+ * follows the store.
  */
 export class AggregatorRunner {
   private readonly decode;
-  private readonly partitions = new Map<number, WindowedAggregation>();
+  private readonly partitions = new Map<number, PartitionState>();
+  private readonly restoring = new Map<number, Promise<PartitionState>>();
   private consumer: LogConsumer | undefined;
   private dlq: LogProducer | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Serializes batch handling and flushes: both touch the same state. */
-  private chain: Promise<void> = Promise.resolve();
-  private lastFlush = 0;
-  private state: 'idle' | 'running' | 'recovering' | 'stopped' = 'idle';
-  private recovery: Promise<void> | undefined;
-  private consecutiveFailures = 0;
-  readonly stats: AggregatorStats = { consumed: 0, deadLettered: 0, rowsWritten: 0, flushes: 0, restarts: 0 };
+  private deadLetters: OutgoingMessage[] = [];
+  private pending: PendingWrite | undefined;
+  private flushing: Promise<void> | undefined;
+  private failures = 0;
+  private retryAt = 0;
+  private lastRetention = 0;
+  private state: AggregatorStatus = 'starting';
+  private readonly now: () => number;
+  private readonly labels: { rollup: string };
   readonly topic: string;
   readonly groupId: string;
 
@@ -70,6 +94,12 @@ export class AggregatorRunner {
     this.decode = createEventDecoder(options.spec);
     this.topic = options.topicPrefix + options.spec.source.topic;
     this.groupId = `${options.topicPrefix}rollgate-${options.spec.name}`;
+    this.now = options.now ?? Date.now;
+    this.labels = { rollup: options.spec.name };
+  }
+
+  get status(): AggregatorStatus {
+    return this.state;
   }
 
   async start(): Promise<void> {
@@ -80,135 +110,236 @@ export class AggregatorRunner {
     this.dlq = await log.producer();
     // Running before the first batch can arrive: batches seen in any other state are dropped.
     this.state = 'running';
-    await this.startConsumer();
-    this.timer = setInterval(() => {
-      if (this.state !== 'running') return;
-      this.serialized(() => this.flush()).catch((err: unknown) => this.fail(err));
-    }, this.options.flushMs);
-    logger.info({ topic: this.topic, group: this.groupId, store: store.kind, log: log.kind }, 'aggregator started');
-  }
-
-  /** Flushes what is open, commits, and lets go of the log. */
-  async stop(): Promise<void> {
-    const wasRunning = this.state === 'running';
-    // From here on batches are ignored, so the final flush covers exactly what was folded.
-    this.state = 'stopped';
-    if (this.timer !== undefined) clearInterval(this.timer);
-    await this.recovery;
-    // Kafka accepts commits only while the consumer is still in its group: flush before stopping it.
-    if (wasRunning) await this.serialized(() => this.flush()).catch((err: unknown) => this.options.logger.error({ err }, 'final flush failed'));
-    await this.consumer?.stop();
-    await this.consumer?.close();
-    await this.dlq?.close();
-    this.options.logger.info({ ...this.stats }, 'aggregator stopped');
-  }
-
-  private async startConsumer(): Promise<void> {
-    const consumer = await this.options.log.consumer({ groupId: this.groupId, topics: [this.topic], fromBeginning: true });
+    const consumer = await log.consumer({ groupId: this.groupId, topics: [this.topic], fromBeginning: true });
     this.consumer = consumer;
     await consumer.start({
-      eachBatch: async (batch) => {
-        if (this.state !== 'running') return;
-        await this.serialized(() => this.handleBatch(batch)).catch((err: unknown) => this.fail(err));
-      },
+      eachBatch: (batch) => this.handleBatch(batch),
       onPartitionsRevoked: (revoked) => {
-        // The new owner replays from the committed offset; state kept here would go stale.
+        // The new owner restores from the checkpoint; state kept here would go stale.
         for (const r of revoked) this.partitions.delete(r.partition);
       },
     });
+    this.timer = setInterval(() => this.tick(), this.options.flushMs);
+    logger.info({ topic: this.topic, group: this.groupId, store: store.kind, log: log.kind }, 'aggregator started');
   }
 
-  private fail(err: unknown): void {
-    if (this.state !== 'running') return;
-    this.state = 'recovering';
-    this.consecutiveFailures += 1;
-    this.partitions.clear();
-    const delay = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** Math.min(this.consecutiveFailures, 10));
-    this.options.logger.error({ err, retryInMs: delay }, 'write failed; restarting the consumer from the committed offsets');
-    // Not awaited here: we may be inside the consumer's own batch callback, which stop() waits for.
-    this.recovery = (async () => {
-      await this.consumer?.stop().catch(() => undefined);
-      await this.consumer?.close().catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      if (this.state !== 'recovering') return;
-      this.state = 'running';
-      try {
-        await this.startConsumer();
-        this.stats.restarts += 1;
-      } catch (restartErr) {
-        this.fail(restartErr);
+  /** Flushes and checkpoints what is open, commits, and leaves the group. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    // From here on batches are ignored, so the final flush covers exactly what was folded.
+    this.state = 'stopped';
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.flushing;
+    try {
+      await this.flush();
+    } catch (err) {
+      this.options.logger.error({ err }, 'final flush failed; the next start resumes from the last checkpoint');
+    }
+    await this.consumer?.stop();
+    await this.consumer?.close();
+    await this.dlq?.close();
+    this.options.logger.info('aggregator stopped');
+  }
+
+  private tick(): void {
+    if (this.state === 'stopped' || this.state === 'starting') return;
+    this.followIdlePartitions();
+    if (this.flushing !== undefined || this.now() < this.retryAt) return;
+    void this.flush().catch(() => undefined);
+    if (this.now() - this.lastRetention > RETENTION_EVERY_MS) void this.enforceRetention();
+  }
+
+  /**
+   * Idle partitions take the lowest watermark of the active ones, so their
+   * windows close as the stream moves on instead of waiting for their own
+   * next event.
+   */
+  private followIdlePartitions(): void {
+    const now = this.now();
+    let operatorWatermark = Number.POSITIVE_INFINITY;
+    const idle: PartitionState[] = [];
+    for (const [partition, p] of this.partitions) {
+      const isIdle = now - p.lastMessageAt >= this.options.idleMs;
+      if (isIdle) idle.push(p);
+      else operatorWatermark = Math.min(operatorWatermark, p.engine.eventWatermark);
+      if (Number.isFinite(p.engine.watermark)) {
+        this.options.metrics.watermarkDelay.set({ ...this.labels, partition: String(partition) }, (now - p.engine.watermark) / 1000);
       }
-    })();
-  }
-
-  private serialized(work: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(work);
-    this.chain = next.catch(() => undefined);
-    return next;
+    }
+    if (!Number.isFinite(operatorWatermark)) return;
+    for (const p of idle) if (p.engine.openWindowCount > 0) p.engine.raiseWatermark(operatorWatermark);
   }
 
   private async handleBatch(batch: ConsumedBatch): Promise<void> {
-    let engine = this.partitions.get(batch.partition);
-    if (engine === undefined) {
-      engine = new WindowedAggregation(this.options.spec);
-      this.partitions.set(batch.partition, engine);
-    }
-    const dead: OutgoingMessage[] = [];
-    const reject = (code: ErrorCode, reason: string, m: ConsumedBatch['messages'][number]) =>
-      dead.push({
-        key: m.key,
-        value: m.value ?? '',
-        headers: {
-          [DLQ_HEADERS.code]: code,
-          [DLQ_HEADERS.errCode]: String(ErrorCodes[code].errCode),
-          [DLQ_HEADERS.reason]: reason,
-          [DLQ_HEADERS.source]: `${batch.topic}/${batch.partition}/${m.offset}`,
-        },
-      });
+    if (this.state === 'stopped' || this.state === 'starting') return;
+    const p = this.partitions.get(batch.partition) ?? (await this.restore(batch.partition));
+    // stop() may have begun while the checkpoint loaded.
+    if (this.status === 'stopped') return;
+    const { engine } = p;
+    const { metrics, spec } = this.options;
+    const resumeAt = engine.nextOffset ?? 0;
+    let folded = 0;
+    let last: ConsumedMessage | undefined;
+    // Synchronous from here to the end of the loop: no other batch or flush can interleave.
     for (const m of batch.messages) {
-      this.stats.consumed += 1;
-      const decoded = this.decode(m.value);
+      if (m.offset < resumeAt) continue; // already in the restored state
+      last = m;
+      folded += 1;
+      const decoded = this.decode(m.value, m.timestampMs);
       if (!decoded.ok) {
         engine.skip(m.offset);
-        reject('INVALID_EVENT', decoded.reason, m);
+        this.deadLetter(batch, m, 'INVALID_EVENT', decoded.kind, decoded.reason);
         continue;
       }
-      const key = messageKey(this.options.spec, decoded.event);
+      const key = messageKey(spec, decoded.event);
       if (m.key !== key) {
         // Windows are kept per partition: a series spread over partitions by a wrong key would be split.
         engine.skip(m.offset);
-        reject('INVALID_EVENT', `key: must be "${key}" (the payload's ${this.options.spec.source.keyFields.join(':')}), got ${JSON.stringify(m.key)}`, m);
+        this.deadLetter(batch, m, 'INVALID_EVENT', 'key', `key: must be "${key}" (the payload's ${spec.source.keyFields.join(':')}), got ${JSON.stringify(m.key)}`);
+        continue;
+      }
+      if (spec.filter !== undefined && !spec.filter(decoded.event.values)) {
+        engine.skip(m.offset);
+        metrics.eventsFiltered.inc(this.labels);
         continue;
       }
       const added = engine.add(decoded.event, m.offset);
       if (added.kind === 'late') {
-        reject('LATE_EVENT', `event time is behind the watermark ${new Date(added.watermark).toISOString()}; its window closed`, m);
+        metrics.eventsLate.inc(this.labels);
+        this.deadLetter(batch, m, 'LATE_EVENT', 'late', `event time is behind the watermark ${new Date(added.watermark).toISOString()}; its window closed`);
+      } else if (added.outOfOrder) {
+        metrics.eventsOutOfOrder.inc(this.labels);
       }
     }
-    if (dead.length > 0) {
-      // Dead letters must be durable before the offsets that skipped them are committed.
-      await this.dlq?.send(deadLetterTopic(batch.topic), dead);
-      this.stats.deadLettered += dead.length;
-      this.options.logger.warn({ count: dead.length, topic: deadLetterTopic(batch.topic) }, 'events dead-lettered');
+    if (last === undefined) return;
+    p.lastMessageAt = this.now();
+    metrics.eventsIn.inc(this.labels, folded);
+    metrics.consumerLag.set({ ...this.labels, partition: String(batch.partition) }, Math.max(0, batch.highWatermark - last.offset - 1));
+    // Closed windows go out at once; a full dead-letter buffer makes the consumer wait for the flush.
+    if (engine.hasClosedWindows() || this.deadLetters.length >= MAX_BUFFERED_DEAD_LETTERS) {
+      if (this.now() >= this.retryAt) await this.flush().catch(() => undefined);
     }
-    if (engine.hasClosedWindows() || Date.now() - this.lastFlush >= this.options.flushMs) await this.flush();
   }
 
-  private async flush(): Promise<void> {
-    const { spec, store } = this.options;
-    const rows = [...this.partitions.values()].flatMap((engine) => engine.drain());
-    if (rows.length > 0) {
-      await store.upsert(spec, rows);
-      this.stats.rowsWritten += rows.length;
+  /** Loads the partition's checkpoint once, however many batches arrive while it loads. */
+  private restore(partition: number): Promise<PartitionState> {
+    let loading = this.restoring.get(partition);
+    if (loading === undefined) {
+      loading = (async () => {
+        const checkpoint = await this.withRetry('load checkpoint', () => this.options.store.loadCheckpoint(this.groupId, this.topic, partition));
+        const engine =
+          checkpoint === undefined
+            ? new WindowedAggregation(this.options.spec)
+            : WindowedAggregation.restore(this.options.spec, JSON.parse(checkpoint.state) as AggregationSnapshot);
+        const state = { engine, lastMessageAt: this.now() };
+        this.partitions.set(partition, state);
+        this.options.logger.info({ partition, resumeAt: engine.nextOffset ?? null, openWindows: engine.openWindowCount }, 'partition assigned');
+        return state;
+      })().finally(() => this.restoring.delete(partition));
+      this.restoring.set(partition, loading);
     }
-    const offsets: TopicPartitionOffset[] = [];
-    for (const [partition, engine] of this.partitions) {
-      const offset = engine.commitOffset();
-      if (offset !== undefined) offsets.push({ topic: this.topic, partition, offset });
+    return loading;
+  }
+
+  private deadLetter(batch: ConsumedBatch, m: ConsumedMessage, code: ErrorCode, kind: DeadLetterReason, reason: string): void {
+    this.options.metrics.deadLettered.inc({ ...this.labels, reason: kind });
+    this.deadLetters.push({
+      key: m.key,
+      value: m.value ?? '',
+      headers: {
+        ...m.headers,
+        [DLQ_HEADERS.code]: code,
+        [DLQ_HEADERS.errCode]: String(ErrorCodes[code].errCode),
+        [DLQ_HEADERS.reason]: reason,
+        [DLQ_HEADERS.source]: `${batch.topic}/${batch.partition}/${m.offset}`,
+      },
+    });
+  }
+
+  /** One flush at a time; callers during a flush share it. */
+  private flush(): Promise<void> {
+    this.flushing ??= this.flushOnce().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const { spec, store, metrics, logger } = this.options;
+    // Taken synchronously, so rows, state and dead letters describe the same moment.
+    const write: PendingWrite = this.pending ?? { rows: [], checkpoints: new Map(), deadLetters: [], windowsClosed: 0 };
+    let groups = 0;
+    for (const [partition, p] of this.partitions) {
+      const drained = p.engine.drain();
+      write.rows.push(...drained.rows);
+      write.windowsClosed += drained.windowsClosed;
+      groups += p.engine.openGroupCount;
+      const snapshot = p.engine.snapshot();
+      if (snapshot !== undefined) {
+        write.checkpoints.set(partition, { groupId: this.groupId, topic: this.topic, partition, nextOffset: snapshot.nextOffset, state: JSON.stringify(snapshot) });
+      }
     }
-    await this.consumer?.commit(offsets);
-    this.lastFlush = Date.now();
-    this.stats.flushes += 1;
-    this.consecutiveFailures = 0;
+    write.deadLetters.push(...this.deadLetters.splice(0));
+    metrics.openGroups.set(this.labels, groups);
+    if (write.rows.length === 0 && write.checkpoints.size === 0 && write.deadLetters.length === 0) return;
+
+    const timer = metrics.sinkWriteSeconds.startTimer({ ...this.labels, store: store.kind });
+    try {
+      // Dead letters first: the checkpoint below moves past the messages they stand for.
+      if (write.deadLetters.length > 0) await this.dlq?.send(deadLetterTopic(this.topic), write.deadLetters);
+      write.deadLetters = [];
+      await store.write(spec, write.rows, [...write.checkpoints.values()]);
+      timer();
+    } catch (err) {
+      this.pending = write;
+      this.failures += 1;
+      const delay = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** Math.min(this.failures, 10));
+      this.retryAt = this.now() + delay;
+      metrics.sinkWriteErrors.inc({ ...this.labels, store: store.kind });
+      if (this.state === 'running') {
+        this.state = 'waiting-for-store';
+        metrics.waitingForSink.set(this.labels, 1);
+        this.consumer?.pause();
+      }
+      logger.error({ err, retryInMs: delay, rows: write.rows.length }, 'write failed; fetching paused, will retry');
+      throw err;
+    }
+    this.pending = undefined;
+    this.failures = 0;
+    this.retryAt = 0;
+    metrics.rowsWritten.inc(this.labels, write.rows.length);
+    metrics.windowsClosed.inc(this.labels, write.windowsClosed);
+    if (this.state === 'waiting-for-store') {
+      this.state = 'running';
+      metrics.waitingForSink.set(this.labels, 0);
+      this.consumer?.resume();
+      logger.info('store accepts writes again; fetching resumed');
+    }
+    // For lag tools only: the store's checkpoint is what a restart resumes from.
+    const offsets = [...write.checkpoints.values()].map((c) => ({ topic: c.topic, partition: c.partition, offset: c.nextOffset }));
+    await this.consumer?.commit(offsets).catch((err: unknown) => logger.warn({ err }, 'kafka offset commit failed; the store checkpoint stands'));
+  }
+
+  private async enforceRetention(): Promise<void> {
+    this.lastRetention = this.now();
+    const { spec, store, logger } = this.options;
+    try {
+      await store.dropBefore(spec, this.now() - spec.sink.retentionDays * 86_400_000);
+    } catch (err) {
+      logger.warn({ err }, 'retention cleanup failed; will try again in an hour');
+    }
+  }
+
+  private async withRetry<T>(what: string, work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (this.state === 'stopped') throw err;
+        const delay = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** Math.min(attempt, 10));
+        this.options.logger.error({ err, retryInMs: delay }, `${what} failed; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 }

@@ -5,6 +5,8 @@ import { loadConfigFromProcess, type Config } from '../config.js';
 import { DemoMetricsProducer } from '../demo/metrics-producer.js';
 import { RollupService } from '../dataservice/rollup-service.js';
 import { RollgateError } from '../errors.js';
+import type { Server } from 'node:http';
+import { createOpsServer } from '../http/ops-server.js';
 import { createGateway } from '../http/server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Runtime } from '../runtime.js';
@@ -24,7 +26,15 @@ program
   .command('aggregate')
   .description('run one rollup aggregator')
   .addArgument(new Argument('<name>', 'rollup name').choices(rollups.map((r) => r.name)))
-  .action((name: string) => run(async (rt) => [await startAggregator(rt, name)]));
+  .action((name: string) =>
+    run(async (rt) => {
+      const stopAggregator = await startAggregator(rt, name);
+      const ops = await createOpsServer({ logger: rt.logger, metrics: rt.metrics, checks: rt.checks });
+      await ops.listen({ host: rt.config.http.host, port: rt.config.aggregator.metricsPort });
+      process.stdout.write(`rollgate aggregate ${name}: health and metrics on ${baseUrl(rt, ops.server.address())}/metrics\n`);
+      return [stopAggregator, () => ops.close()];
+    }),
+  );
 
 program
   .command('demo')
@@ -68,31 +78,28 @@ program
 type Stopper = () => Promise<void>;
 
 async function startGateway(rt: Runtime): Promise<Stopper> {
-  const store = await rt.getStore();
   for (const spec of rollups) {
-    // The gateway only reads; it starts even when the store is down, and /readyz says so.
+    // The gateway only reads; it starts even when a store is down, and /readyz says so.
+    const store = await rt.storeFor(spec);
     await store.ensureTable(spec).catch((err: unknown) => rt.logger.warn({ err, rollup: spec.name }, 'could not ensure rollup table'));
   }
   const cache = await rt.getCache();
-  rt.watchMySql();
   const app = await createGateway({
     config: rt.config,
     logger: rt.logger,
-    rollupService: new RollupService(store, cache, rt.config.cache.ttlMs, rt.logger),
+    rollupService: new RollupService((spec) => rt.storeFor(spec), cache, rt.config.cache.ttlMs, rt.logger),
     checks: rt.checks,
+    metrics: rt.metrics,
   });
   await app.listen({ host: rt.config.http.host, port: rt.config.http.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : rt.config.http.port;
-  const host = rt.config.http.host === '0.0.0.0' || rt.config.http.host === '::' ? 'localhost' : rt.config.http.host;
-  const base = `http://${host}:${port}`;
+  const base = baseUrl(rt, app.server.address());
   process.stdout.write(
     [
       '',
       `rollgate is listening on ${base}`,
       ...rollups.map((r) => `  REST     ${base}/api/${r.name}?pageSize=20`),
       `  GraphQL  ${base}/graphql`,
-      `  health   ${base}/healthz   ready: ${base}/readyz`,
+      `  health   ${base}/healthz   ready: ${base}/readyz   metrics: ${base}/metrics`,
       ...Object.entries(rt.describe()).map(([k, v]) => `  ${k.padEnd(8)} ${v}`),
       '',
     ].join('\n') + '\n',
@@ -108,13 +115,27 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
   const runner = new AggregatorRunner({
     spec,
     log,
-    store: await rt.getStore(),
+    store: await rt.storeFor(spec),
     logger: rt.logger.child({ component: 'aggregator', rollup: spec.name }),
+    metrics: rt.metrics,
     flushMs: rt.config.aggregator.flushMs,
+    idleMs: rt.config.aggregator.idleMs,
     topicPrefix: rt.config.topicPrefix,
+  });
+  rt.checks.push({
+    name: `aggregator ${spec.name}`,
+    check: async () => {
+      if (runner.status === 'waiting-for-store') throw new Error('waiting for its store to accept writes');
+    },
   });
   await runner.start();
   return () => runner.stop();
+}
+
+function baseUrl(rt: Runtime, address: ReturnType<Server['address']>): string {
+  const port = typeof address === 'object' && address !== null ? address.port : rt.config.http.port;
+  const host = rt.config.http.host === '0.0.0.0' || rt.config.http.host === '::' ? 'localhost' : rt.config.http.host;
+  return `http://${host}:${port}`;
 }
 
 /**

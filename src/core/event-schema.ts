@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parseEventTime } from './event-time.js';
-import type { ColumnType, RollupSpec, SourceField } from './rollup-spec.js';
+import { DEFAULT_MAX_FUTURE_SECONDS, DEFAULT_MAX_PAYLOAD_BYTES, type ColumnType, type RollupSpec, type SourceField } from './rollup-spec.js';
 
 /** The JSON Schema of a rollup's source payload; checked in under schema/events/. */
 export function eventJsonSchema(spec: RollupSpec): Record<string, unknown> {
@@ -33,7 +33,8 @@ function fieldSchema(field: SourceField): Record<string, unknown> {
         ],
       };
     case 'string':
-      return { ...base, type: 'string', minLength: 1, maxLength: 1024 };
+      // 255 keeps every string group column indexable in MySQL (utf8mb4 primary keys).
+      return { ...base, type: 'string', minLength: 1, maxLength: 255 };
     case 'uint32':
     case 'uint64':
     case 'int64':
@@ -44,7 +45,12 @@ function fieldSchema(field: SourceField): Record<string, unknown> {
         maximum: INTEGER_MAX[field.type],
       };
     case 'float64':
-      return { ...base, type: 'number', ...(field.minimum === undefined ? {} : { minimum: field.minimum }) };
+      return {
+        ...base,
+        type: 'number',
+        ...(field.minimum === undefined ? {} : { minimum: field.minimum }),
+        ...(field.maximum === undefined ? {} : { maximum: field.maximum }),
+      };
   }
 }
 
@@ -53,29 +59,50 @@ export interface DecodedEvent {
   values: Record<string, string | number>;
 }
 
-export type DecodeResult = { ok: true; event: DecodedEvent } | { ok: false; reason: string };
+/** Why an input message was not aggregated: the `reason` label of dead-letter metrics. */
+export type DeadLetterReason = 'no_value' | 'too_large' | 'bad_json' | 'schema' | 'time_range' | 'key' | 'late';
+
+export type DecodeResult = { ok: true; event: DecodedEvent } | { ok: false; kind: DeadLetterReason; reason: string };
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
-/** Turns raw message bytes into a typed event, or a reason that names the offending field. */
-export function createEventDecoder(spec: RollupSpec): (raw: Buffer | string | null) => DecodeResult {
+/**
+ * Turns raw message bytes into a typed event, or a reason that names the
+ * offending field. Event times are checked against the message's own
+ * timestamp (not the wall clock), so a replay decides exactly as the first run.
+ */
+export function createEventDecoder(spec: RollupSpec): (raw: Buffer | string | null, messageTimestampMs?: number) => DecodeResult {
   const ajv = new Ajv({ allErrors: false, strict: true });
   addFormats(ajv, ['date-time']);
   const validate: ValidateFunction = ajv.compile(eventJsonSchema(spec));
   const fields = spec.source.fields;
-  return (raw) => {
-    if (raw === null) return { ok: false, reason: 'message has no value' };
+  const maxBytes = spec.source.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const maxFutureMs = (spec.source.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS) * 1000;
+  const maxAgeMs = spec.sink.retentionDays * 86_400_000;
+  const timeField = spec.source.timeField;
+  return (raw, messageTimestampMs) => {
+    if (raw === null) return { ok: false, kind: 'no_value', reason: 'message has no value' };
+    const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+    if (size > maxBytes) return { ok: false, kind: 'too_large', reason: `payload: ${size} bytes is over the ${maxBytes}-byte limit` };
     let payload: unknown;
     try {
       payload = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
     } catch {
-      return { ok: false, reason: 'value is not valid JSON' };
+      return { ok: false, kind: 'bad_json', reason: 'value is not valid JSON' };
     }
-    if (!validate(payload)) return { ok: false, reason: describe(validate.errors) };
+    if (!validate(payload)) return { ok: false, kind: 'schema', reason: describe(validate.errors) };
     const record = payload as Record<string, unknown>;
-    const timeMs = parseEventTime(record[spec.source.timeField]);
-    if (timeMs === undefined) return { ok: false, reason: `${spec.source.timeField}: not a valid timestamp` };
+    const timeMs = parseEventTime(record[timeField]);
+    if (timeMs === undefined) return { ok: false, kind: 'schema', reason: `${timeField}: not a valid timestamp` };
+    if (messageTimestampMs !== undefined && Number.isFinite(messageTimestampMs) && messageTimestampMs > 0) {
+      if (timeMs > messageTimestampMs + maxFutureMs) {
+        return { ok: false, kind: 'time_range', reason: `${timeField}: more than ${maxFutureMs / 1000} s ahead of the message timestamp` };
+      }
+      if (timeMs < messageTimestampMs - maxAgeMs) {
+        return { ok: false, kind: 'time_range', reason: `${timeField}: older than the ${spec.sink.retentionDays}-day retention` };
+      }
+    }
     const values: Record<string, string | number> = {};
     for (const f of fields) {
       const v = record[f.name];

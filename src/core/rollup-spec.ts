@@ -11,6 +11,7 @@ export interface SourceField {
   /** `timestamp` accepts epoch milliseconds or an ISO-8601 string. */
   type: ColumnType | 'timestamp';
   minimum?: number;
+  maximum?: number;
   description: string;
 }
 
@@ -35,13 +36,27 @@ export interface RollupSpec {
     /** Fields that make the message key, joined with `:`. */
     keyFields: string[];
     fields: SourceField[];
+    /** Larger messages are dead-lettered unparsed. Default 64 KiB. */
+    maxPayloadBytes?: number;
+    /** Event times further ahead of the message's own timestamp are dead-lettered. Default 1 hour. */
+    maxFutureSeconds?: number;
   };
   window: { kind: 'tumbling'; sizeSeconds: number; latenessSeconds: number };
   /** Source fields that group rows; each is a column of the sink. */
   groupBy: string[];
   measures: MeasureSpec[];
-  sink: { table: string; retentionDays: number };
+  /** Events for which this returns false are consumed but not aggregated. Must be pure. */
+  filter?: (values: Readonly<Record<string, string | number>>) => boolean;
+  /**
+   * Where rows go: ClickHouse or MySQL (DuckDB stands in for either when it is
+   * not configured). Windows older than `retentionDays` are deleted, and events
+   * older than that are dead-lettered.
+   */
+  sink: { store: 'clickhouse' | 'mysql'; table: string; retentionDays: number };
 }
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
+export const DEFAULT_MAX_FUTURE_SECONDS = 3600;
 
 export function sourceField(spec: RollupSpec, name: string): SourceField {
   const field = spec.source.fields.find((f) => f.name === name);
@@ -60,7 +75,12 @@ export function validateSpec(spec: RollupSpec): void {
     if (f === undefined) problems.push(`groupBy field ${g} is not a source field`);
     else if (f.type === 'timestamp') problems.push(`groupBy field ${g} cannot be a timestamp`);
   }
-  for (const k of spec.source.keyFields) if (!names.has(k)) problems.push(`key field ${k} is not a source field`);
+  for (const k of spec.source.keyFields) {
+    if (!names.has(k)) problems.push(`key field ${k} is not a source field`);
+    // Windows are kept per partition: every event of a group must land on the same partition.
+    if (!spec.groupBy.includes(k)) problems.push(`key field ${k} must be a groupBy field`);
+  }
+  if (spec.sink.retentionDays <= 0) problems.push('retentionDays must be > 0');
   for (const m of spec.measures) {
     if (m.op === 'count') {
       if (m.field !== undefined) problems.push(`count measure ${m.name} takes no field`);

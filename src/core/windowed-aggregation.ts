@@ -10,14 +10,16 @@ export interface RollupRow {
   final: boolean;
   /**
    * Grows with every event folded into the row, and by one when it turns final.
-   * Stores keep the highest version per key, so replaying a partition from an
-   * earlier offset (which rebuilds a window from fewer events) never overwrites
-   * a more complete row, and rewriting the same row is a no-op.
+   * A row is a snapshot of a window that only ever gains events, so the highest
+   * version is the most complete; stores keep it, and rewriting a row already
+   * written (a replay after a crash) changes nothing.
    */
   version: number;
 }
 
-export type AddResult = { kind: 'accepted' } | { kind: 'late'; windowStart: number; watermark: number };
+export type AddResult =
+  | { kind: 'accepted'; outOfOrder: boolean }
+  | { kind: 'late'; windowStart: number; watermark: number };
 
 interface GroupState {
   group: Record<string, string | number>;
@@ -26,22 +28,31 @@ interface GroupState {
   dirty: boolean;
 }
 
-interface WindowState {
-  start: number;
-  /** Offset of the first event folded into this window: replay must start here to rebuild it. */
-  firstOffset: number;
-  groups: Map<string, GroupState>;
+/**
+ * Everything needed to resume a partition exactly where it stopped: stored with
+ * the rows it produced, restored when the partition is assigned again.
+ */
+export interface AggregationSnapshot {
+  v: 1;
+  nextOffset: number;
+  maxEventTime: number | null;
+  /** Set when an idle-timeout moved the watermark past what the events alone say. */
+  watermarkFloor: number | null;
+  windows: Array<{ start: number; groups: Array<{ group: Record<string, string | number>; accumulators: Accumulator[]; events: number }> }>;
 }
 
 /**
  * Tumbling-window aggregation of one ordered input (one partition).
- * Pure: no clocks, no I/O. Watermark = max event time seen - lateness; a
- * window [s, s+size) is final once the watermark reaches s+size.
+ * Pure: no clocks, no I/O. Watermark = max event time seen - lateness (or a
+ * floor set from outside for an idle partition); a window [s, s+size) is final
+ * once the watermark reaches s+size.
  */
 export class WindowedAggregation {
-  private readonly windows = new Map<number, WindowState>();
+  private readonly windows = new Map<number, Map<string, GroupState>>();
   private maxEventTime = Number.NEGATIVE_INFINITY;
-  private lastOffset: number | undefined;
+  private watermarkFloor = Number.NEGATIVE_INFINITY;
+  private next: number | undefined;
+  private changedSinceSnapshot = false;
   private readonly sizeMs: number;
   private readonly latenessMs: number;
 
@@ -50,7 +61,27 @@ export class WindowedAggregation {
     this.latenessMs = spec.window.latenessSeconds * 1000;
   }
 
+  static restore(spec: RollupSpec, snapshot: AggregationSnapshot): WindowedAggregation {
+    const agg = new WindowedAggregation(spec);
+    agg.next = snapshot.nextOffset;
+    agg.maxEventTime = snapshot.maxEventTime ?? Number.NEGATIVE_INFINITY;
+    agg.watermarkFloor = snapshot.watermarkFloor ?? Number.NEGATIVE_INFINITY;
+    for (const w of snapshot.windows) {
+      const groups = new Map<string, GroupState>();
+      for (const g of w.groups) {
+        groups.set(groupKey(spec, g.group), { group: g.group, accumulators: g.accumulators, events: g.events, dirty: false });
+      }
+      agg.windows.set(w.start, groups);
+    }
+    return agg;
+  }
+
   get watermark(): number {
+    return Math.max(this.maxEventTime - this.latenessMs, this.watermarkFloor);
+  }
+
+  /** The watermark the events alone justify, without an idle floor. */
+  get eventWatermark(): number {
     return this.maxEventTime - this.latenessMs;
   }
 
@@ -58,32 +89,50 @@ export class WindowedAggregation {
     return this.windows.size;
   }
 
+  get openGroupCount(): number {
+    let n = 0;
+    for (const groups of this.windows.values()) n += groups.size;
+    return n;
+  }
+
+  /** The offset after the last one consumed; where a restored partition resumes. */
+  get nextOffset(): number | undefined {
+    return this.next;
+  }
+
   /** Records that `offset` was consumed without being folded (bad or late input, already dead-lettered). */
   skip(offset: number): void {
-    this.lastOffset = offset;
+    this.next = offset + 1;
+    this.changedSinceSnapshot = true;
+  }
+
+  /** An idle partition follows the others: its watermark may be raised, never lowered. */
+  raiseWatermark(to: number): void {
+    if (to > this.watermark) {
+      this.watermarkFloor = to;
+      this.changedSinceSnapshot = true;
+    }
   }
 
   add(event: DecodedEvent, offset: number): AddResult {
+    this.next = offset + 1;
+    this.changedSinceSnapshot = true;
     const start = windowStartOf(event.timeMs, this.spec.window.sizeSeconds);
     if (start + this.sizeMs <= this.watermark) {
-      this.lastOffset = offset;
       return { kind: 'late', windowStart: start, watermark: this.watermark };
     }
-    let window = this.windows.get(start);
-    if (window === undefined) {
-      window = { start, firstOffset: offset, groups: new Map() };
-      this.windows.set(start, window);
+    let groups = this.windows.get(start);
+    if (groups === undefined) {
+      groups = new Map();
+      this.windows.set(start, groups);
     }
-    const groupValues = this.spec.groupBy.map((name) => event.values[name] ?? '');
-    const key = JSON.stringify(groupValues);
-    let state = window.groups.get(key);
+    const group: Record<string, string | number> = {};
+    for (const name of this.spec.groupBy) group[name] = event.values[name] ?? '';
+    const key = groupKey(this.spec, group);
+    let state = groups.get(key);
     if (state === undefined) {
-      const group: Record<string, string | number> = {};
-      this.spec.groupBy.forEach((name, i) => {
-        group[name] = groupValues[i] ?? '';
-      });
       state = { group, accumulators: this.spec.measures.map((m) => emptyAccumulator(m.op)), events: 0, dirty: false };
-      window.groups.set(key, state);
+      groups.set(key, state);
     }
     this.spec.measures.forEach((measure, i) => {
       const acc = state.accumulators[i];
@@ -93,9 +142,9 @@ export class WindowedAggregation {
     });
     state.events += 1;
     state.dirty = true;
+    const outOfOrder = event.timeMs < this.maxEventTime;
     this.maxEventTime = Math.max(this.maxEventTime, event.timeMs);
-    this.lastOffset = offset;
-    return { kind: 'accepted' };
+    return { kind: 'accepted', outOfOrder };
   }
 
   /** True when the watermark has closed a window that drain() has not yet emitted. */
@@ -107,35 +156,44 @@ export class WindowedAggregation {
   /**
    * Rows to write now: every group of every window the watermark has closed
    * (final, and forgotten here) and every group of an open window that changed
-   * since the last drain (partial).
+   * since the last drain (partial). Also counts the windows it closed.
    */
-  drain(): RollupRow[] {
+  drain(): { rows: RollupRow[]; windowsClosed: number } {
     const rows: RollupRow[] = [];
+    let windowsClosed = 0;
     const starts = [...this.windows.keys()].sort((a, b) => a - b);
     for (const start of starts) {
-      const window = this.windows.get(start);
-      if (window === undefined) continue;
+      const groups = this.windows.get(start);
+      if (groups === undefined) continue;
       const closed = start + this.sizeMs <= this.watermark;
-      for (const state of window.groups.values()) {
+      for (const state of groups.values()) {
         if (!closed && !state.dirty) continue;
         rows.push(this.toRow(start, state, closed));
         state.dirty = false;
       }
-      if (closed) this.windows.delete(start);
+      if (closed) {
+        this.windows.delete(start);
+        windowsClosed += 1;
+        this.changedSinceSnapshot = true;
+      }
     }
-    return rows;
+    return { rows, windowsClosed };
   }
 
-  /**
-   * The next offset it is safe to commit once the drained rows are stored:
-   * the first event of the oldest open window (so a restart rebuilds it), or
-   * everything consumed when no window is open.
-   */
-  commitOffset(): number | undefined {
-    let oldest: number | undefined;
-    for (const w of this.windows.values()) oldest = oldest === undefined ? w.firstOffset : Math.min(oldest, w.firstOffset);
-    if (oldest !== undefined) return oldest;
-    return this.lastOffset === undefined ? undefined : this.lastOffset + 1;
+  /** The state to store with the rows just drained, or undefined when nothing changed since the last one. */
+  snapshot(): AggregationSnapshot | undefined {
+    if (!this.changedSinceSnapshot || this.next === undefined) return undefined;
+    this.changedSinceSnapshot = false;
+    return {
+      v: 1,
+      nextOffset: this.next,
+      maxEventTime: Number.isFinite(this.maxEventTime) ? this.maxEventTime : null,
+      watermarkFloor: Number.isFinite(this.watermarkFloor) ? this.watermarkFloor : null,
+      windows: [...this.windows].map(([start, groups]) => ({
+        start,
+        groups: [...groups.values()].map((g) => ({ group: g.group, accumulators: g.accumulators.map((a) => ({ ...a })), events: g.events })),
+      })),
+    };
   }
 
   private toRow(windowStart: number, state: GroupState, final: boolean): RollupRow {
@@ -146,4 +204,8 @@ export class WindowedAggregation {
     });
     return { windowStart, group: { ...state.group }, measures, final, version: state.events * 2 + (final ? 1 : 0) };
   }
+}
+
+function groupKey(spec: RollupSpec, group: Record<string, string | number>): string {
+  return JSON.stringify(spec.groupBy.map((g) => group[g] ?? ''));
 }

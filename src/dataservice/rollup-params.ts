@@ -16,7 +16,7 @@ export interface RollupPageRequest {
 }
 
 /** Raw request values: strings (or repeated strings) from a query string, typed values from GraphQL. */
-export type RawParams = Record<string, string | string[] | number | Date | null | undefined>;
+export type RawParams = Record<string, string | string[] | number | boolean | Date | null | undefined>;
 
 const UINT32_MAX = 4294967295;
 
@@ -36,7 +36,7 @@ export function parseRollupParams(spec: RollupSpec, raw: RawParams, limits: Page
     const type = groupColumnType(spec, column);
     if (type === 'string') {
       const s = String(value);
-      if (s.length > 1024) throw invalidParameter(column, `${column} must be at most 1024 characters`);
+      if (s.length > 255) throw invalidParameter(column, `${column} must be at most 255 characters`);
       equals[column] = s;
     } else {
       const max = type === 'uint32' ? UINT32_MAX : Number.MAX_SAFE_INTEGER;
@@ -44,6 +44,7 @@ export function parseRollupParams(spec: RollupSpec, raw: RawParams, limits: Page
       equals[column] = integer(column, value, min, max);
     }
   }
+  const finalOnly = flag('final', raw['final']);
   const fromMs = time('from', raw['from']);
   const toMs = time('to', raw['to']);
   if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) {
@@ -55,7 +56,7 @@ export function parseRollupParams(spec: RollupSpec, raw: RawParams, limits: Page
   return {
     pageNum,
     pageSize,
-    query: { equals, fromMs, toMs, limit: pageSize, offset: (pageNum - 1) * pageSize },
+    query: { equals, fromMs, toMs, finalOnly, limit: pageSize, offset: (pageNum - 1) * pageSize },
   };
 }
 
@@ -68,6 +69,13 @@ function integer(field: string, value: unknown, min: number, max: number): numbe
   if (!Number.isSafeInteger(n)) throw invalidParameter(field, `${field} must be an integer`);
   if (n < min || n > max) throw invalidParameter(field, `${field} must be between ${min} and ${max}`);
   return n;
+}
+
+function flag(field: string, value: unknown): boolean {
+  const v = present(value);
+  if (v === undefined || v === false || v === 'false' || v === '0') return false;
+  if (v === true || v === 'true' || v === '1') return true;
+  throw invalidParameter(field, `${field} must be true or false`);
 }
 
 function time(field: string, value: unknown): number | undefined {

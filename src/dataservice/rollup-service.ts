@@ -11,21 +11,22 @@ import type { RollupPageRequest } from './rollup-params.js';
  */
 export class RollupService {
   constructor(
-    private readonly store: RollupStore,
+    private readonly storeFor: (spec: RollupSpec) => Promise<RollupStore>,
     private readonly cache: Cache,
     private readonly ttlMs: number,
     private readonly logger: Logger,
   ) {}
 
   async page(spec: RollupSpec, request: RollupPageRequest): Promise<RollupPage> {
-    if (this.ttlMs === 0) return this.store.query(spec, request.query);
+    const store = await this.storeFor(spec);
+    if (this.ttlMs === 0) return store.query(spec, request.query);
     const key = `rollup:${spec.name}:${JSON.stringify(request.query)}`;
     const cached = await this.cache.get(key).catch((err: unknown) => {
       this.logger.warn({ err }, 'cache read failed; reading the store');
       return undefined;
     });
     if (cached !== undefined) return JSON.parse(cached) as RollupPage;
-    const page = await this.store.query(spec, request.query);
+    const page = await store.query(spec, request.query);
     await this.cache.set(key, JSON.stringify(page), this.ttlMs).catch((err: unknown) => {
       this.logger.warn({ err }, 'cache write failed');
     });

@@ -59,4 +59,7 @@ export class CpuMemFilter {
 
   @Field(() => GraphQLISODateTime, { nullable: true })
   to?: Date;
+
+  @Field(() => Boolean, { nullable: true, description: 'Only windows that can no longer change' })
+  finalOnly?: boolean;
 }

@@ -13,7 +13,8 @@ export class RollupResolver {
     @Arg('pageNum', () => Int, { nullable: true }) pageNum?: number,
     @Arg('pageSize', () => Int, { nullable: true }) pageSize?: number,
   ): Promise<CpuMemRollupPage> {
-    const request = parseRollupParams(cpuMem5min, { ...filter, pageNum, pageSize }, ctx.limits);
+    const { finalOnly, ...rest } = filter ?? {};
+    const request = parseRollupParams(cpuMem5min, { ...rest, final: finalOnly, pageNum, pageSize }, ctx.limits);
     const page = await ctx.rollups.page(cpuMem5min, request);
     return {
       pageNum: request.pageNum,

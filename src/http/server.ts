@@ -12,7 +12,8 @@ import { formatGraphQLError } from '../graphql/format-error.js';
 import { buildGraphQLSchema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
 import { failure } from './envelope.js';
-import { registerHealthRoutes, type DependencyCheck } from './health-routes.js';
+import type { Metrics } from '../metrics.js';
+import { registerHealthRoutes, registerMetricsRoute, type DependencyCheck } from './health-routes.js';
 import { registerRollupRoutes } from './rollup-routes.js';
 
 export interface GatewayDeps {
@@ -20,6 +21,7 @@ export interface GatewayDeps {
   logger: Logger;
   rollupService: RollupService;
   checks: readonly DependencyCheck[];
+  metrics: Metrics;
 }
 
 /** The one HTTP server: REST DataService, GraphQL, health. */
@@ -56,6 +58,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   });
 
   registerHealthRoutes(app, deps.checks);
+  registerMetricsRoute(app, deps.metrics);
   registerRollupRoutes(app, { rollups, service: deps.rollupService, limits: config.api });
 
   const apollo = new ApolloServer<GraphQLContext>({

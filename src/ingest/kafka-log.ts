@@ -87,7 +87,7 @@ export class KafkaLog implements TopicLog {
     const consumer = this.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
     await consumer.connect();
     for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: options.fromBeginning });
-    return new KafkaConsumer(consumer);
+    return new KafkaConsumer(consumer, options.topics);
   }
 
   async ping(): Promise<void> {
@@ -108,7 +108,10 @@ export class KafkaLog implements TopicLog {
 class KafkaConsumer implements LogConsumer {
   private assigned = new Set<string>();
 
-  constructor(private readonly consumer: Consumer) {}
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly topics: string[],
+  ) {}
 
   async start(handlers: ConsumerHandlers): Promise<void> {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
@@ -122,6 +125,8 @@ class KafkaConsumer implements LogConsumer {
     });
     await this.consumer.run({
       autoCommit: false,
+      // Folding is synchronous per batch; fetching several partitions at once keeps one slow one from starving the rest.
+      partitionsConsumedConcurrently: 3,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (batch.messages.length === 0 || isStale()) return;
@@ -129,8 +134,10 @@ class KafkaConsumer implements LogConsumer {
           {
             topic: batch.topic,
             partition: batch.partition,
+            highWatermark: Number(batch.highWatermark),
             messages: batch.messages.map((m) => ({
               offset: Number(m.offset),
+              timestampMs: Number(m.timestamp),
               key: m.key === null ? null : m.key.toString('utf8'),
               value: m.value,
               headers: Object.fromEntries(
@@ -144,6 +151,14 @@ class KafkaConsumer implements LogConsumer {
         if (last !== undefined) resolveOffset(last.offset);
       },
     });
+  }
+
+  pause(): void {
+    this.consumer.pause(this.topics.map((topic) => ({ topic })));
+  }
+
+  resume(): void {
+    this.consumer.resume(this.topics.map((topic) => ({ topic })));
   }
 
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {

@@ -9,6 +9,7 @@ import type {
 } from './topic-log.js';
 
 interface StoredMessage {
+  timestampMs: number;
   key: string | null;
   value: Buffer;
   headers: Record<string, string>;
@@ -38,7 +39,8 @@ export class MemoryLog implements TopicLog {
       send: async (topic: string, messages: OutgoingMessage[]) => {
         await this.ensureTopic(topic);
         const log = this.topics.get(topic) ?? [];
-        for (const m of messages) log.push({ key: m.key, value: Buffer.from(m.value), headers: m.headers ?? {} });
+        const now = Date.now();
+        for (const m of messages) log.push({ timestampMs: now, key: m.key, value: Buffer.from(m.value), headers: m.headers ?? {} });
         this.appended.emit(topic);
       },
       close: async () => {},
@@ -95,6 +97,7 @@ const RETRY_PAUSE_MS = 1000;
 
 class MemoryConsumer implements LogConsumer {
   private running = false;
+  private paused = false;
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -114,14 +117,14 @@ class MemoryConsumer implements LogConsumer {
     this.loop = (async () => {
       while (this.running) {
         let idle = true;
-        for (const topic of this.topics) {
+        for (const topic of this.paused ? [] : this.topics) {
           const from = positions.get(topic) ?? 0;
           const stored = this.log.read(topic, from, MAX_BATCH);
           if (stored.length === 0) continue;
           idle = false;
-          const messages = stored.map((m, i) => ({ offset: from + i, key: m.key, value: m.value, headers: m.headers }));
+          const messages = stored.map((m, i) => ({ offset: from + i, timestampMs: m.timestampMs, key: m.key, value: m.value, headers: m.headers }));
           try {
-            await handlers.eachBatch({ topic, partition: 0, messages }, ctx);
+            await handlers.eachBatch({ topic, partition: 0, messages, highWatermark: this.log.endOffset(topic) }, ctx);
             positions.set(topic, from + stored.length);
           } catch {
             // Like Kafka consumers: the batch is not acknowledged and comes again after a pause.
@@ -141,6 +144,14 @@ class MemoryConsumer implements LogConsumer {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
   }
 
   async close(): Promise<void> {}

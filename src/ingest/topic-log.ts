@@ -12,6 +12,8 @@ export interface OutgoingMessage {
 
 export interface ConsumedMessage {
   offset: number;
+  /** The producer's (or broker's) timestamp, epoch ms: a reference that replays see unchanged. */
+  timestampMs: number;
   key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
@@ -21,6 +23,8 @@ export interface ConsumedBatch {
   topic: string;
   partition: number;
   messages: ConsumedMessage[];
+  /** The partition's end offset when fetched, for lag. */
+  highWatermark: number;
 }
 
 export interface TopicPartitionOffset {
@@ -47,6 +51,9 @@ export interface LogConsumer {
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Stops fetching and waits for the batch in hand; commits still work afterwards. */
   stop(): Promise<void>;
+  /** Holds fetching (the group membership stays) until resume(). */
+  pause(): void;
+  resume(): void;
   /** Leaves the group and disconnects. */
   close(): Promise<void>;
 }

@@ -3,7 +3,15 @@ import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
 import type { RollupRow } from '../core/windowed-aggregation.js';
 import { ident, join, qualified, sql, type SqlFragment } from '../core/sql-literal.js';
 import { RollgateError, dependencyUnavailable } from '../errors.js';
-import { groupColumnType, isNumericColumn, type RollupPage, type RollupQuery, type RollupStore, type StoredRollupRow } from './rollup-store.js';
+import {
+  CHECKPOINT_TABLE,
+  groupColumnType,
+  toStoredRow,
+  type PartitionCheckpoint,
+  type RollupPage,
+  type RollupQuery,
+  type RollupStore,
+} from './rollup-store.js';
 
 const CH_TYPE: Record<ColumnType, string> = {
   string: 'String',
@@ -39,6 +47,23 @@ export function clickhouseDdl(spec: RollupSpec, database: string): string {
   ].join('\n');
 }
 
+/** Checkpoints: the highest next_offset per partition wins, and its state is the one that produced it. */
+export function clickhouseCheckpointDdl(database: string): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${qualified(database, CHECKPOINT_TABLE).text}`,
+    `(`,
+    `    group_id String,`,
+    `    topic String,`,
+    `    partition UInt32,`,
+    `    next_offset UInt64,`,
+    `    state String,`,
+    `    updated_at DateTime`,
+    `)`,
+    `ENGINE = ReplacingMergeTree(next_offset)`,
+    `ORDER BY (group_id, topic, partition)`,
+  ].join('\n');
+}
+
 export class ClickHouseStore implements RollupStore {
   readonly kind = 'clickhouse' as const;
   private readonly client: ClickHouseClient;
@@ -59,9 +84,54 @@ export class ClickHouseStore implements RollupStore {
   async ensureTable(spec: RollupSpec): Promise<void> {
     await this.command(sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`);
     await classify(this.client.command({ query: clickhouseDdl(spec, this.options.database) }));
+    await classify(this.client.command({ query: clickhouseCheckpointDdl(this.options.database) }));
   }
 
-  async upsert(spec: RollupSpec, rows: readonly RollupRow[]): Promise<void> {
+  async write(spec: RollupSpec, rows: readonly RollupRow[], checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
+    await this.upsert(spec, rows);
+    // After the rows: a crash in between leaves an older checkpoint, whose replay rewrites the same rows.
+    if (checkpoints.length > 0) {
+      await classify(
+        this.client.insert({
+          table: qualified(this.options.database, CHECKPOINT_TABLE).text,
+          format: 'JSONEachRow',
+          values: checkpoints.map((c) => ({
+            group_id: c.groupId,
+            topic: c.topic,
+            partition: c.partition,
+            next_offset: c.nextOffset,
+            state: c.state,
+            updated_at: Math.floor(Date.now() / 1000),
+          })),
+        }),
+      );
+    }
+  }
+
+  async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
+    const rows = await this.rows<{ next_offset: string | number; state: string }>(
+      sql`SELECT next_offset, state FROM ${qualified(this.options.database, CHECKPOINT_TABLE)} FINAL
+          WHERE group_id = ${groupId} AND topic = ${topic} AND partition = ${partition}`,
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : { groupId, topic, partition, nextOffset: Number(row.next_offset), state: row.state };
+  }
+
+  async dropBefore(spec: RollupSpec, beforeMs: number): Promise<void> {
+    // Whole days only: 18.16 has no TTL, and dropping a day partition is instant on every version.
+    const firstKeptDay = Number(new Date(Math.floor(beforeMs / 86_400_000) * 86_400_000).toISOString().slice(0, 10).replaceAll('-', ''));
+    const parts = await this.rows<{ partition: string }>(
+      sql`SELECT DISTINCT partition FROM system.parts WHERE database = ${this.options.database} AND table = ${spec.sink.table} AND active`,
+    );
+    for (const { partition } of parts) {
+      const day = Number(partition.replaceAll("'", ''));
+      if (Number.isInteger(day) && day < firstKeptDay) {
+        await this.command(sql`ALTER TABLE ${qualified(this.options.database, spec.sink.table)} DROP PARTITION ${day}`);
+      }
+    }
+  }
+
+  private async upsert(spec: RollupSpec, rows: readonly RollupRow[]): Promise<void> {
     if (rows.length === 0) return;
     await classify(this.client.insert({
       table: qualified(this.options.database, spec.sink.table).text,
@@ -92,7 +162,7 @@ export class ClickHouseStore implements RollupStore {
     ]);
     return {
       totalNum: Number(countRows[0]?.n ?? 0),
-      rows: dataRows.map((r) => toStoredRow(spec, r)),
+      rows: dataRows.map((r) => toStoredRow(spec, Number(r['window_start_s']) * 1000, r, Number(r['final']) === 1)),
     };
   }
 
@@ -119,6 +189,7 @@ export class ClickHouseStore implements RollupStore {
     for (const [column, value] of Object.entries(q.equals)) conditions.push(sql`${ident(column)} = ${value}`);
     if (q.fromMs !== undefined) conditions.push(sql`window_start >= ${new Date(q.fromMs)}`);
     if (q.toMs !== undefined) conditions.push(sql`window_start < ${new Date(q.toMs)}`);
+    if (q.finalOnly === true) conditions.push(sql`final = 1`);
     return join(conditions, ' AND ');
   }
 }
@@ -136,16 +207,4 @@ async function classify<T>(work: Promise<T>): Promise<T> {
     }
     throw dependencyUnavailable('clickhouse', err);
   }
-}
-
-function toStoredRow(spec: RollupSpec, r: Record<string, unknown>): StoredRollupRow {
-  const group: Record<string, string | number> = {};
-  for (const g of spec.groupBy) {
-    const v = r[g];
-    group[g] = isNumericColumn(groupColumnType(spec, g)) ? Number(v) : String(v);
-  }
-  const measures: Record<string, number> = {};
-  // UInt64 arrives quoted in JSON; rollup measures stay below 2^53.
-  for (const m of spec.measures) measures[m.name] = Number(r[m.name]);
-  return { windowStart: Number(r['window_start_s']) * 1000, group, measures, final: Number(r['final']) === 1 };
 }

@@ -1,7 +1,15 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
 import type { RollupRow } from '../core/windowed-aggregation.js';
-import { groupColumnType, isNumericColumn, type RollupPage, type RollupQuery, type RollupStore, type StoredRollupRow } from './rollup-store.js';
+import {
+  CHECKPOINT_TABLE,
+  groupColumnType,
+  toStoredRow,
+  type PartitionCheckpoint,
+  type RollupPage,
+  type RollupQuery,
+  type RollupStore,
+} from './rollup-store.js';
 
 const DUCK_TYPE: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -22,6 +30,7 @@ const q = (name: string) => `"${name}"`;
  */
 export class DuckDbStore implements RollupStore {
   readonly kind = 'duckdb' as const;
+  private writes: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -44,9 +53,53 @@ export class DuckDbStore implements RollupStore {
       `PRIMARY KEY (window_start, ${spec.groupBy.map(q).join(', ')})`,
     ];
     await this.writer.run(`CREATE TABLE IF NOT EXISTS ${q(spec.sink.table)} (${columns.join(', ')})`);
+    await this.writer.run(
+      `CREATE TABLE IF NOT EXISTS ${CHECKPOINT_TABLE} (group_id VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL,
+       next_offset UBIGINT NOT NULL, state VARCHAR NOT NULL, PRIMARY KEY (group_id, topic, "partition"))`,
+    );
   }
 
-  async upsert(spec: RollupSpec, rows: readonly RollupRow[]): Promise<void> {
+  /** Rows and checkpoints commit together; writers of several rollups take turns on the one connection. */
+  write(spec: RollupSpec, rows: readonly RollupRow[], checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
+    const next = this.writes.then(() => this.writeNow(spec, rows, checkpoints));
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(spec: RollupSpec, rows: readonly RollupRow[], checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
+    if (rows.length === 0 && checkpoints.length === 0) return;
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      await this.upsertRows(spec, rows);
+      for (const c of checkpoints) {
+        await this.writer.run(
+          `INSERT INTO ${CHECKPOINT_TABLE} VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset, state = excluded.state
+           WHERE excluded.next_offset >= ${CHECKPOINT_TABLE}.next_offset`,
+          [c.groupId, c.topic, c.partition, BigInt(c.nextOffset), c.state],
+        );
+      }
+      await this.writer.run('COMMIT');
+    } catch (err) {
+      await this.writer.run('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
+    const reader = await this.reader.runAndReadAll(
+      `SELECT next_offset, state FROM ${CHECKPOINT_TABLE} WHERE group_id = $1 AND topic = $2 AND "partition" = $3`,
+      [groupId, topic, partition],
+    );
+    const row = reader.getRowObjects()[0];
+    return row === undefined ? undefined : { groupId, topic, partition, nextOffset: Number(row['next_offset']), state: String(row['state']) };
+  }
+
+  async dropBefore(spec: RollupSpec, beforeMs: number): Promise<void> {
+    await this.writer.run(`DELETE FROM ${q(spec.sink.table)} WHERE window_start < make_timestamp($1::BIGINT)`, [BigInt(beforeMs) * 1000n]);
+  }
+
+  private async upsertRows(spec: RollupSpec, rows: readonly RollupRow[]): Promise<void> {
     if (rows.length === 0) return;
     const cols = ['window_start', ...spec.groupBy, ...spec.measures.map((m) => m.name), 'final', 'version'];
     const placeholders = cols.map((c, i) => (c === 'window_start' ? `make_timestamp($${i + 1}::BIGINT)` : `$${i + 1}`));
@@ -56,23 +109,16 @@ export class DuckDbStore implements RollupStore {
        ON CONFLICT DO UPDATE SET ${updates.join(', ')}
        WHERE excluded.version >= ${q(spec.sink.table)}.version`,
     );
-    await this.writer.run('BEGIN TRANSACTION');
-    try {
-      for (const row of rows) {
-        const values: DuckDBValue[] = [
-          BigInt(row.windowStart) * 1000n,
-          ...spec.groupBy.map((g) => row.group[g] ?? null),
-          ...spec.measures.map((m) => row.measures[m.name] ?? 0),
-          row.final,
-          BigInt(row.version),
-        ];
-        statement.bind(values);
-        await statement.run();
-      }
-      await this.writer.run('COMMIT');
-    } catch (err) {
-      await this.writer.run('ROLLBACK');
-      throw err;
+    for (const row of rows) {
+      const values: DuckDBValue[] = [
+        BigInt(row.windowStart) * 1000n,
+        ...spec.groupBy.map((g) => row.group[g] ?? null),
+        ...spec.measures.map((m) => row.measures[m.name] ?? 0),
+        row.final,
+        BigInt(row.version),
+      ];
+      statement.bind(values);
+      await statement.run();
     }
   }
 
@@ -86,6 +132,7 @@ export class DuckDbStore implements RollupStore {
     for (const [column, value] of Object.entries(query.equals)) conditions.push(`${q(column)} = ${bind(value)}`);
     if (query.fromMs !== undefined) conditions.push(`window_start >= make_timestamp(${bind(BigInt(query.fromMs) * 1000n)}::BIGINT)`);
     if (query.toMs !== undefined) conditions.push(`window_start < make_timestamp(${bind(BigInt(query.toMs) * 1000n)}::BIGINT)`);
+    if (query.finalOnly === true) conditions.push('final');
     const where = conditions.join(' AND ');
     const table = q(spec.sink.table);
     const countReader = await this.reader.runAndReadAll(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, params);
@@ -96,7 +143,7 @@ export class DuckDbStore implements RollupStore {
       params,
     );
     const totalNum = Number(countReader.getRowObjects()[0]?.['n'] ?? 0);
-    return { totalNum, rows: dataReader.getRowObjects().map((r) => toStoredRow(spec, r)) };
+    return { totalNum, rows: dataReader.getRowObjects().map((r) => toStoredRow(spec, Number(r['window_start_ms']), r, r['final'] === true)) };
   }
 
   async ping(): Promise<void> {
@@ -108,12 +155,4 @@ export class DuckDbStore implements RollupStore {
     this.reader.closeSync();
     this.instance.closeSync();
   }
-}
-
-function toStoredRow(spec: RollupSpec, r: Record<string, DuckDBValue>): StoredRollupRow {
-  const group: Record<string, string | number> = {};
-  for (const g of spec.groupBy) group[g] = isNumericColumn(groupColumnType(spec, g)) ? Number(r[g]) : String(r[g]);
-  const measures: Record<string, number> = {};
-  for (const m of spec.measures) measures[m.name] = Number(r[m.name]);
-  return { windowStart: Number(r['window_start_ms']), group, measures, final: r['final'] === true };
 }

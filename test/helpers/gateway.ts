@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { MemoryCache } from '../../src/cache/cache.js';
 import { loadConfig } from '../../src/config.js';
+import { Metrics } from '../../src/metrics.js';
 import { RollupService } from '../../src/dataservice/rollup-service.js';
 import type { DependencyCheck } from '../../src/http/health-routes.js';
 import { createGateway } from '../../src/http/server.js';
@@ -15,8 +16,9 @@ export async function testGateway(store: RollupStore, checks: DependencyCheck[] 
   const app = await createGateway({
     config,
     logger: silentLogger,
-    rollupService: new RollupService(store, new MemoryCache(), config.cache.ttlMs, silentLogger),
+    rollupService: new RollupService(async () => store, new MemoryCache(), config.cache.ttlMs, silentLogger),
     checks,
+    metrics: new Metrics({ defaultMetrics: false }),
   });
   await app.ready();
   return app;

@@ -26,8 +26,10 @@ describe('RedisCache on the real Redis', () => {
     const duck = await DuckDbStore.open(':memory:');
     await duck.ensureTable(cpuMem5min);
     let storeReads = 0;
-    const counting: RollupStore = { ...duck, kind: 'duckdb', query: (spec, q) => ((storeReads += 1), duck.query(spec, q)), ensureTable: (s) => duck.ensureTable(s), upsert: (s, r) => duck.upsert(s, r), ping: () => duck.ping(), close: () => duck.close() };
-    const service = new RollupService(counting, cache, 60_000, silentLogger);
+    const counting: RollupStore = Object.assign(Object.create(duck) as RollupStore, {
+      query: (spec: Parameters<RollupStore['query']>[0], q: Parameters<RollupStore['query']>[1]) => ((storeReads += 1), duck.query(spec, q)),
+    });
+    const service = new RollupService(async () => counting, cache, 60_000, silentLogger);
     const request = { pageNum: 1, pageSize: 10, query: { equals: { ip: uniqueName('ip') }, limit: 10, offset: 0 } };
     const first = await service.page(cpuMem5min, request);
     const second = await service.page(cpuMem5min, request);

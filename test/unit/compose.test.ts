@@ -141,9 +141,9 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('turns off the HTTP health check for aggregators, which do not listen', () => {
+  it('checks aggregators on their ops port (METRICS_PORT, 9464), and publishes no port for them', () => {
     for (const name of rollgateServices.filter((n) => n.startsWith('aggregator-'))) {
-      expect(services[name]?.healthcheck?.disable, `${name}.healthcheck.disable`).toBe(true);
+      expect(JSON.stringify(services[name]?.healthcheck?.test), `${name}.healthcheck`).toContain('127.0.0.1:9464/healthz');
       expect(services[name]?.ports ?? [], `${name} ports`).toEqual([]);
     }
   });

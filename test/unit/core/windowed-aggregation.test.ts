@@ -18,7 +18,7 @@ describe('WindowedAggregation', () => {
     agg.add(ev('a', 1, T0 + 20_000, 9, 100), 1);
     agg.add(ev('b', 2, T0 + 30_000, 1, 50), 2);
     agg.add(ev('a', 1, T0 + 5 * MIN, 2, 10), 3); // next window
-    const rows = agg.drain();
+    const { rows } = agg.drain();
     expect(rows).toHaveLength(3);
     const a0 = rows.find((r) => r.group['ip'] === 'a' && r.windowStart === T0);
     expect(a0).toMatchObject({ final: false, measures: { mem: 300, cpu_usage_pct: 9, mem_usage_pct: 4.5, samples: 2 } });
@@ -29,11 +29,12 @@ describe('WindowedAggregation', () => {
     agg.add(ev('a', 1, T0 + MIN, 5), 0);
     agg.add(ev('a', 1, T0 + 5 * MIN + 59_999, 6), 1);
     expect(agg.hasClosedWindows()).toBe(false);
-    expect(agg.drain().every((r) => !r.final)).toBe(true);
+    expect(agg.drain().rows.every((r) => !r.final)).toBe(true);
     agg.add(ev('a', 1, T0 + 6 * MIN, 7), 2);
     expect(agg.hasClosedWindows()).toBe(true);
-    const rows = agg.drain();
+    const { rows, windowsClosed } = agg.drain();
     expect(rows.filter((r) => r.final).map((r) => r.windowStart)).toEqual([T0]);
+    expect(windowsClosed).toBe(1);
     expect(agg.openWindowCount).toBe(1);
   });
 
@@ -43,8 +44,8 @@ describe('WindowedAggregation', () => {
     agg.add(ev('b', 1, T0, 5), 1);
     agg.drain();
     agg.add(ev('b', 1, T0 + 1000, 6), 2);
-    expect(agg.drain().map((r) => r.group['ip'])).toEqual(['b']);
-    expect(agg.drain()).toEqual([]);
+    expect(agg.drain().rows.map((r) => r.group['ip'])).toEqual(['b']);
+    expect(agg.drain().rows).toEqual([]);
   });
 
   it('reports events behind the watermark as late and does not fold them', () => {
@@ -55,69 +56,84 @@ describe('WindowedAggregation', () => {
     const late = agg.add(ev('a', 1, T0 + 2 * MIN, 99), 2);
     expect(late).toEqual({ kind: 'late', windowStart: T0, watermark: T0 + 6 * MIN });
     // Within lateness: an older event for a window that is still open is folded.
-    expect(agg.add(ev('a', 1, T0 + 5 * MIN + 1, 1), 3).kind).toBe('accepted');
+    expect(agg.add(ev('a', 1, T0 + 5 * MIN + 1, 1), 3)).toEqual({ kind: 'accepted', outOfOrder: true });
   });
 
-  it('commits no further than the first offset of the oldest open window', () => {
+  it('restores from a snapshot exactly where it stopped, watermark and idle floor included', () => {
     const agg = new WindowedAggregation(cpuMem5min);
-    expect(agg.commitOffset()).toBeUndefined();
     agg.add(ev('a', 1, T0, 5), 10);
-    agg.add(ev('a', 1, T0 + 5 * MIN, 5), 11);
-    expect(agg.commitOffset()).toBe(10);
-    agg.add(ev('a', 1, T0 + 11 * MIN, 5), 12); // closes T0 and T0+5
+    agg.add(ev('a', 1, T0 + 6 * MIN, 7), 11);
     agg.drain();
-    expect(agg.commitOffset()).toBe(12);
-    agg.skip(13);
-    agg.add(ev('a', 1, T0 + 30 * MIN, 5), 14); // closes T0+10
-    agg.drain();
-    expect(agg.commitOffset()).toBe(14);
+    agg.raiseWatermark(T0 + 20 * MIN);
+    const snapshot = JSON.parse(JSON.stringify(agg.snapshot()));
+    expect(snapshot).toMatchObject({ nextOffset: 12, watermarkFloor: T0 + 20 * MIN });
+    expect(agg.snapshot()).toBeUndefined(); // nothing changed since
+    const restored = WindowedAggregation.restore(cpuMem5min, snapshot);
+    expect(restored.nextOffset).toBe(12);
+    expect(restored.watermark).toBe(agg.watermark);
+    expect(restored.add(ev('a', 1, T0 + 6 * MIN + 1, 9), 12)).toMatchObject({ kind: 'late' });
+  });
+
+  it('lets an idle partition follow a raised watermark, never lowering it', () => {
+    const agg = new WindowedAggregation(cpuMem5min);
+    agg.add(ev('a', 1, T0, 5), 0);
+    agg.raiseWatermark(T0 + 5 * MIN);
+    expect(agg.hasClosedWindows()).toBe(true);
+    agg.raiseWatermark(T0);
+    expect(agg.watermark).toBe(T0 + 5 * MIN);
+    expect(agg.drain().rows.map((r) => r.final)).toEqual([true]);
   });
 
   it('gives a more complete row a higher version, and the final row the highest', () => {
     const agg = new WindowedAggregation(cpuMem5min);
     agg.add(ev('a', 1, T0, 5), 0);
-    const [first] = agg.drain();
+    const [first] = agg.drain().rows;
     agg.add(ev('a', 1, T0 + 1, 5), 1);
-    const [second] = agg.drain();
+    const [second] = agg.drain().rows;
     agg.add(ev('a', 1, T0 + 20 * MIN, 5), 2);
-    const closed = agg.drain().find((r) => r.windowStart === T0);
+    const closed = agg.drain().rows.find((r) => r.windowStart === T0);
     expect(first!.version).toBeLessThan(second!.version);
     expect(second!.version).toBeLessThan(closed!.version);
     expect(closed!.final).toBe(true);
   });
 
-  it('matches a naive GROUP BY for any in-order stream, and a replay from the commit offset rebuilds the same rows', () => {
+  it('matches a naive GROUP BY for any stream within lateness, through a crash and a replay from an older checkpoint', () => {
     const event = fc.record({
       host: fc.integer({ min: 0, max: 3 }),
       step: fc.integer({ min: 0, max: 200_000 }),
+      jitter: fc.integer({ min: 0, max: 55_000 }), // out of order, but within the 60 s lateness
       cpu: fc.double({ min: 0, max: 400, noNaN: true }),
       mem: fc.integer({ min: 0, max: 2 ** 40 }),
     });
     fc.assert(
-      fc.property(fc.array(event, { minLength: 1, maxLength: 300 }), fc.nat(), (spec, cut) => {
-        let t = T0;
+      fc.property(fc.array(event, { minLength: 1, maxLength: 300 }), fc.nat(), fc.nat(), (spec, a, b) => {
+        let t = T0 + 60_000;
         const events = spec.map((e) => {
           t += e.step;
-          return ev(`h${e.host}`, e.host, t, e.cpu, e.mem);
+          return ev(`h${e.host}`, e.host, t - e.jitter, e.cpu, e.mem);
         });
+        const checkpointAt = a % events.length;
+        const crashAt = checkpointAt + (b % (events.length - checkpointAt + 1));
         const latest = new Map<string, RollupRow>();
-        const keep = (rows: RollupRow[]) => {
+        const store = (rows: RollupRow[]) => {
           for (const r of rows) {
             const k = `${r.windowStart}|${r.group['ip']}`;
             const prev = latest.get(k);
             if (prev === undefined || r.version >= prev.version) latest.set(k, r);
           }
         };
-        // First run stops at `cut` and stores its rows, like a crash after a flush.
-        const stopAt = cut % events.length;
+        // First run: rows flushed at the checkpoint and again at the crash; only the first checkpoint survives.
         const first = new WindowedAggregation(cpuMem5min);
-        events.slice(0, stopAt).forEach((e, i) => first.add(e, i));
-        keep(first.drain());
-        // The restart replays from the committed offset to the end.
-        const from = first.commitOffset() ?? 0;
-        const second = new WindowedAggregation(cpuMem5min);
-        events.slice(from).forEach((e, i) => second.add(e, from + i));
-        keep(second.drain());
+        events.slice(0, checkpointAt).forEach((e, i) => first.add(e, i));
+        store(first.drain().rows);
+        const snapshot = JSON.stringify(first.snapshot() ?? null);
+        events.slice(checkpointAt, crashAt).forEach((e, i) => first.add(e, checkpointAt + i));
+        store(first.drain().rows);
+        // Restart: restore the checkpoint and replay everything after it.
+        const parsed = JSON.parse(snapshot);
+        const second = parsed === null ? new WindowedAggregation(cpuMem5min) : WindowedAggregation.restore(cpuMem5min, parsed);
+        events.slice(checkpointAt).forEach((e, i) => second.add(e, checkpointAt + i));
+        store(second.drain().rows);
 
         const oracle = new Map<string, { cpu: number; mem: number; n: number }>();
         for (const e of events) {
@@ -128,11 +144,10 @@ describe('WindowedAggregation', () => {
         }
         expect([...latest.keys()].sort()).toEqual([...oracle.keys()].sort());
         for (const [k, o] of oracle) {
-          const row = latest.get(k)!;
-          expect(row.measures).toMatchObject({ cpu_usage_pct: o.cpu, mem: o.mem, samples: o.n });
+          expect(latest.get(k)!.measures).toMatchObject({ cpu_usage_pct: o.cpu, mem: o.mem, samples: o.n });
         }
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
   });
 });

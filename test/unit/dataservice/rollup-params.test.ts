@@ -18,12 +18,24 @@ function rejection(raw: RawParams): { code: string; field: string | undefined } 
 
 describe('parseRollupParams', () => {
   it('defaults to the first page of the default size with no filters', () => {
-    expect(parse({})).toEqual({ pageNum: 1, pageSize: 50, query: { equals: {}, fromMs: undefined, toMs: undefined, limit: 50, offset: 0 } });
+    expect(parse({})).toEqual({
+      pageNum: 1,
+      pageSize: 50,
+      query: { equals: {}, fromMs: undefined, toMs: undefined, finalOnly: false, limit: 50, offset: 0 },
+    });
+    expect(parse({ final: 'true' }).query.finalOnly).toBe(true);
   });
 
   it('converts query-string values and computes the offset', () => {
     const r = parse({ ip: '10.0.0.1', pid: '42', from: '2026-01-01T00:00:00Z', to: '1767229200000', pageNum: '3', pageSize: '20' });
-    expect(r.query).toEqual({ equals: { ip: '10.0.0.1', pid: 42 }, fromMs: Date.UTC(2026, 0, 1), toMs: 1767229200000, limit: 20, offset: 40 });
+    expect(r.query).toEqual({
+      equals: { ip: '10.0.0.1', pid: 42 },
+      fromMs: Date.UTC(2026, 0, 1),
+      toMs: 1767229200000,
+      finalOnly: false,
+      limit: 20,
+      offset: 40,
+    });
   });
 
   it('treats empty strings as absent, as DataV-style widgets send them', () => {
@@ -42,6 +54,7 @@ describe('parseRollupParams', () => {
     ['a from that is not a time', { from: 'last tuesday' }, 'from'],
     ['an invalid Date', { to: new Date(Number.NaN) }, 'to'],
     ['a repeated ip', { ip: ['10.0.0.1', '10.0.0.2'] }, 'ip'],
+    ['a final that is not a boolean', { final: 'maybe' }, 'final'],
   ])('rejects %s as INVALID_PARAMETER naming the parameter', (_name, raw, field) => {
     expect(rejection(raw)).toEqual({ code: 'INVALID_PARAMETER', field });
   });

@@ -20,7 +20,7 @@ let app: FastifyInstance;
 beforeAll(async () => {
   store = await DuckDbStore.open(':memory:');
   await store.ensureTable(cpuMem5min);
-  await store.upsert(cpuMem5min, [row(0, '10.0.0.1', 1, 10), row(0, '10.0.0.2', 2, 20), row(5, '10.0.0.1', 1, 30), row(10, '10.0.0.1', 1, 40, false)]);
+  await store.write(cpuMem5min, [row(0, '10.0.0.1', 1, 10), row(0, '10.0.0.2', 2, 20), row(5, '10.0.0.1', 1, 30), row(10, '10.0.0.1', 1, 40, false)], []);
   app = await testGateway(store);
 });
 
