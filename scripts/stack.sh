@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/stack.sh up|down|status
+# scripts/stack.sh up|down|status|restart kafka|restart clickhouse
 #
 # Brings up the real backing services rollgate's tests talk to, on a plain
 # Debian bookworm machine (root, no systemd, no Docker):
@@ -17,6 +17,8 @@
 #   down    stops what this script started (Kafka, ClickHouse); leaves the
 #           machine's MariaDB and Redis running because other things use them.
 #   status  one line per service; exit 0 when all are up, 1 otherwise.
+#   restart kafka|clickhouse
+#           stop and start one service this checkout started (failure tests).
 #
 # All state (download cache, data, logs, pid files) lives in <repo>/.stack/,
 # which is git-ignored: `scripts/stack.sh down && rm -rf .stack` is a full
@@ -566,6 +568,27 @@ cmd_down() {
   log "mariadb and redis belong to the machine; left running"
 }
 
+# restart kafka|clickhouse: for failure tests. Only what this checkout started
+# can be restarted; a service some other process started is left alone.
+cmd_restart() {
+  local service=${1:-}
+  take_lock
+  case "$service" in
+    kafka)
+      kafka_running || die "kafka: not started by this checkout ($KAFKA_PID); cannot restart it"
+      stop_pidfile kafka "$KAFKA_PID" kafka.Kafka
+      kafka_up
+      ;;
+    clickhouse)
+      ch_running || die "clickhouse: not started by this checkout ($CH_PID); cannot restart it"
+      stop_pidfile clickhouse "$CH_PID" clickhouse
+      clickhouse_up
+      ;;
+    *) die "restart takes kafka or clickhouse" ;;
+  esac
+  log "$service: restarted"
+}
+
 cmd_status() {
   # No lock: read-only, and must answer even while an `up` is in progress.
   local all=0 state note
@@ -600,6 +623,7 @@ usage() {
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
+  restart) cmd_restart "${2:-}" ;;
   status) cmd_status ;;
   -h | --help | help) usage ;;
   *) usage ;;

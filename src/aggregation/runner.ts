@@ -1,6 +1,6 @@
 import { createEventDecoder, messageKey, type DeadLetterReason } from '../core/event-schema.js';
 import type { RollupSpec } from '../core/rollup-spec.js';
-import { WindowedAggregation, type AggregationSnapshot, type RollupRow } from '../core/windowed-aggregation.js';
+import { WindowedAggregation, latestPerKey, type AggregationSnapshot, type RollupRow } from '../core/windowed-aggregation.js';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -279,6 +279,7 @@ export class AggregatorRunner {
         write.checkpoints.set(partition, { groupId: this.groupId, topic: this.topic, partition, nextOffset: snapshot.nextOffset, state: JSON.stringify(snapshot) });
       }
     }
+    write.rows = latestPerKey(spec, write.rows);
     write.deadLetters.push(...this.deadLetters.splice(0));
     metrics.openGroups.set(this.labels, groups);
     if (write.rows.length === 0 && write.checkpoints.size === 0 && write.deadLetters.length === 0) return;

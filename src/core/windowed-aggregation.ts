@@ -206,6 +206,21 @@ export class WindowedAggregation {
   }
 }
 
+/**
+ * Keeps only the highest version of each (window, group): a flush that retries
+ * or spans several drains would otherwise write superseded rows, and some
+ * stores refuse to upsert one key twice in a statement.
+ */
+export function latestPerKey(spec: RollupSpec, rows: readonly RollupRow[]): RollupRow[] {
+  const latest = new Map<string, RollupRow>();
+  for (const row of rows) {
+    const key = `${row.windowStart}|${groupKey(spec, row.group)}`;
+    const seen = latest.get(key);
+    if (seen === undefined || row.version >= seen.version) latest.set(key, row);
+  }
+  return [...latest.values()];
+}
+
 function groupKey(spec: RollupSpec, group: Record<string, string | number>): string {
   return JSON.stringify(spec.groupBy.map((g) => group[g] ?? ''));
 }

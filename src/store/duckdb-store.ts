@@ -22,6 +22,8 @@ const DUCK_TYPE: Record<ColumnType, string> = {
 /** Identifiers come from validated specs (lower-case snake case), so quoting is enough here. */
 const q = (name: string) => `"${name}"`;
 
+const ROWS_PER_STATEMENT = 500;
+
 /**
  * The embedded store: DuckDB in-process. Upserts keep the highest version per
  * key with ON CONFLICT … WHERE, the same contract as ClickHouse's
@@ -102,23 +104,29 @@ export class DuckDbStore implements RollupStore {
   private async upsertRows(spec: RollupSpec, rows: readonly RollupRow[]): Promise<void> {
     if (rows.length === 0) return;
     const cols = ['window_start', ...spec.groupBy, ...spec.measures.map((m) => m.name), 'final', 'version'];
-    const placeholders = cols.map((c, i) => (c === 'window_start' ? `make_timestamp($${i + 1}::BIGINT)` : `$${i + 1}`));
     const updates = cols.filter((c) => c !== 'window_start' && !spec.groupBy.includes(c)).map((c) => `${q(c)} = excluded.${q(c)}`);
-    const statement = await this.writer.prepare(
-      `INSERT INTO ${q(spec.sink.table)} (${cols.map(q).join(', ')}) VALUES (${placeholders.join(', ')})
-       ON CONFLICT DO UPDATE SET ${updates.join(', ')}
-       WHERE excluded.version >= ${q(spec.sink.table)}.version`,
-    );
-    for (const row of rows) {
-      const values: DuckDBValue[] = [
-        BigInt(row.windowStart) * 1000n,
-        ...spec.groupBy.map((g) => row.group[g] ?? null),
-        ...spec.measures.map((m) => row.measures[m.name] ?? 0),
-        row.final,
-        BigInt(row.version),
-      ];
-      statement.bind(values);
-      await statement.run();
+    // One statement per chunk: row-at-a-time upserts cost DuckDB milliseconds each. The
+    // runner hands over one row per key, which ON CONFLICT in a single statement requires.
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+      const values: DuckDBValue[] = [];
+      const tuples = chunk.map((row) => {
+        const base = values.length;
+        values.push(
+          BigInt(row.windowStart) * 1000n,
+          ...spec.groupBy.map((g) => row.group[g] ?? null),
+          ...spec.measures.map((m) => row.measures[m.name] ?? 0),
+          row.final,
+          BigInt(row.version),
+        );
+        return `(${cols.map((c, j) => (c === 'window_start' ? `make_timestamp($${base + j + 1}::BIGINT)` : `$${base + j + 1}`)).join(', ')})`;
+      });
+      await this.writer.run(
+        `INSERT INTO ${q(spec.sink.table)} (${cols.map(q).join(', ')}) VALUES ${tuples.join(', ')}
+         ON CONFLICT DO UPDATE SET ${updates.join(', ')}
+         WHERE excluded.version >= ${q(spec.sink.table)}.version`,
+        values,
+      );
     }
   }
 
