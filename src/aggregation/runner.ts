@@ -108,6 +108,7 @@ export class AggregatorRunner {
     // Created up front: a first send to a missing topic makes Kafka clients log errors while it is auto-created.
     await log.ensureTopic(deadLetterTopic(this.topic), 1);
     this.dlq = await log.producer();
+    this.options.metrics.waitingForSink.set(this.labels, 0);
     // Running before the first batch can arrive: batches seen in any other state are dropped.
     this.state = 'running';
     const consumer = await log.consumer({ groupId: this.groupId, topics: [this.topic], fromBeginning: true });
@@ -150,22 +151,26 @@ export class AggregatorRunner {
   }
 
   /**
-   * Idle partitions take the lowest watermark of the active ones, so their
-   * windows close as the stream moves on instead of waiting for their own
-   * next event.
+   * Idle partitions follow the others, so their windows close as the stream
+   * moves on instead of waiting for their own next event. The operator
+   * watermark is the lowest of the active partitions; when every partition is
+   * quiet it is the highest any has reached (the stream got that far). The
+   * newest window of the stream itself stays open until event time moves on.
    */
   private followIdlePartitions(): void {
     const now = this.now();
-    let operatorWatermark = Number.POSITIVE_INFINITY;
+    let lowestActive = Number.POSITIVE_INFINITY;
+    let highest = Number.NEGATIVE_INFINITY;
     const idle: PartitionState[] = [];
     for (const [partition, p] of this.partitions) {
-      const isIdle = now - p.lastMessageAt >= this.options.idleMs;
-      if (isIdle) idle.push(p);
-      else operatorWatermark = Math.min(operatorWatermark, p.engine.eventWatermark);
-      if (Number.isFinite(p.engine.watermark)) {
-        this.options.metrics.watermarkDelay.set({ ...this.labels, partition: String(partition) }, (now - p.engine.watermark) / 1000);
-      }
+      const watermark = p.engine.watermark;
+      if (!Number.isFinite(watermark)) continue;
+      highest = Math.max(highest, watermark);
+      if (now - p.lastMessageAt >= this.options.idleMs) idle.push(p);
+      else lowestActive = Math.min(lowestActive, p.engine.eventWatermark);
+      this.options.metrics.watermarkDelay.set({ ...this.labels, partition: String(partition) }, (now - watermark) / 1000);
     }
+    const operatorWatermark = Number.isFinite(lowestActive) ? lowestActive : highest;
     if (!Number.isFinite(operatorWatermark)) return;
     for (const p of idle) if (p.engine.openWindowCount > 0) p.engine.raiseWatermark(operatorWatermark);
   }

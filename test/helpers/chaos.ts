@@ -79,6 +79,7 @@ export class ChaosStack {
   constructor(
     readonly stack: StackEnv,
     readonly flushMs = 500,
+    readonly idleMs = 2000,
   ) {
     this.ch = createClient({ url: stack.CLICKHOUSE_URL, request_timeout: 120_000 });
     const url = new URL(stack.MYSQL_URL);
@@ -95,6 +96,7 @@ export class ChaosStack {
       REDIS_URL: this.stack.REDIS_URL,
       TOPIC_PREFIX: this.prefix,
       AGGREGATOR_FLUSH_MS: String(this.flushMs),
+      AGGREGATOR_IDLE_MS: String(this.idleMs),
       METRICS_PORT: '0',
     };
   }

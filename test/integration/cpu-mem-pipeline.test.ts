@@ -37,6 +37,7 @@ const childEnv = {
   MYSQL_URL: stack.MYSQL_URL,
   TOPIC_PREFIX: prefix,
   AGGREGATOR_FLUSH_MS: '500',
+  METRICS_PORT: '0',
 };
 let aggregator: RollgateProcess;
 let gateway: RollgateProcess;
@@ -204,6 +205,22 @@ describe('cpu-mem-5min on Kafka and ClickHouse', () => {
         { value: invalid[1]!, code: 'INVALID_EVENT', reason: 'value is not valid JSON' },
       ].sort((a, b) => a.value.localeCompare(b.value)),
     );
+  });
+
+  it("exports the aggregator's metrics and readiness on its ops port", async () => {
+    const opsUrl = /health and metrics on (http:\/\/\S+)\/metrics/.exec(aggregator.output())?.[1];
+    expect(opsUrl, aggregator.output()).toBeDefined();
+    expect((await fetch(`${opsUrl}/readyz`)).status).toBe(200);
+    const text = await (await fetch(`${opsUrl}/metrics`)).text();
+    const value = (pattern: string) => Number(new RegExp(`^${pattern} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    expect(value('rollgate_events_in_total\\{rollup="cpu-mem-5min"\\}')).toBe(samples.length + invalid.length);
+    expect(value('rollgate_dead_letters_total\\{rollup="cpu-mem-5min",reason="schema"\\}')).toBe(1);
+    expect(value('rollgate_dead_letters_total\\{rollup="cpu-mem-5min",reason="bad_json"\\}')).toBe(1);
+    expect(value('rollgate_windows_closed_total\\{rollup="cpu-mem-5min"\\}')).toBeGreaterThanOrEqual(WINDOWS);
+    expect(value('rollgate_sink_write_seconds_count\\{rollup="cpu-mem-5min",store="clickhouse"\\}')).toBeGreaterThan(0);
+    expect(text).toMatch(/^rollgate_consumer_lag_messages\{rollup="cpu-mem-5min",partition="\d"\} 0$/m);
+    expect(text).toMatch(/^rollgate_watermark_delay_seconds\{rollup="cpu-mem-5min",partition="\d"\} \d/m);
+    expect(text).toMatch(/^rollgate_aggregator_waiting_for_sink\{rollup="cpu-mem-5min"\} 0$/m);
   });
 
   it('stops both processes cleanly on SIGTERM', async () => {

@@ -175,6 +175,9 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     const r = runner();
     await r.start();
     cleanups.push(() => r.stop());
+    // While the store refuses writes the aggregator says so (readiness reads this) and stops fetching.
+    await waitFor('waiting for the store', async () => (r.status === 'waiting-for-store' ? true : undefined), 10_000, 20);
+    expect(await counter(metrics, 'rollgate_aggregator_waiting_for_sink')).toBe(1);
     const expected = await oracle(samples);
     const rows = await waitFor('recovered rows', async () => {
       const s = await stored(duck);
@@ -182,6 +185,7 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     }, 30_000);
     expect(await counter(metrics, 'rollgate_sink_write_errors_total')).toBe(3);
     expect(r.status).toBe('running');
+    expect(await counter(metrics, 'rollgate_aggregator_waiting_for_sink')).toBe(0);
     expect(rows.map(({ final: _f, ...rest }) => rest)).toEqual(expected);
   }, 40_000);
 });

@@ -47,6 +47,12 @@ describe('GET /api/cpu-mem-5min', () => {
     expect(res.json().data).toMatchObject({ totalNum: 1, rows: [{ window_start: '2026-11-22T09:05:00.000Z', cpu_usage_pct: 30 }] });
   });
 
+  it('serves only closed windows with final=true', async () => {
+    const res = await app.inject({ url: '/api/cpu-mem-5min?final=true' });
+    expect(res.json().data.totalNum).toBe(3);
+    expect(res.json().data.rows.every((r: { final: boolean }) => r.final)).toBe(true);
+  });
+
   it('pages through every row exactly once', async () => {
     const seen: string[] = [];
     for (let page = 1; page <= 3; page++) {
