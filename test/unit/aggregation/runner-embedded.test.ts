@@ -7,6 +7,7 @@ import { MemoryLog } from '../../../src/ingest/memory-log.js';
 import { Metrics } from '../../../src/metrics.js';
 import { DuckDbStore } from '../../../src/store/duckdb-store.js';
 import type { RollupStore } from '../../../src/store/rollup-store.js';
+import type { RollupSpec } from '../../../src/core/rollup-spec.js';
 import { procSamples, type ProcSample } from '../../helpers/events.js';
 import { silentLogger } from '../../helpers/gateway.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -17,7 +18,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(store?: RollupStore) {
+async function setup(store?: RollupStore, spec: RollupSpec = cpuMem5min) {
   const log = new MemoryLog();
   const duck = await DuckDbStore.open(':memory:');
   cleanups.push(() => duck.close());
@@ -25,7 +26,7 @@ async function setup(store?: RollupStore) {
   const producer = await log.producer();
   const metrics = new Metrics({ defaultMetrics: false });
   const runner = () =>
-    new AggregatorRunner({ spec: cpuMem5min, log, store: target, logger: silentLogger, metrics, flushMs: 100, idleMs: 60_000, topicPrefix: '' });
+    new AggregatorRunner({ spec, log, store: target, logger: silentLogger, metrics, flushMs: 100, idleMs: 60_000, topicPrefix: '' });
   const send = (samples: Array<ProcSample | string>) =>
     producer.send('system_proc', samples.map((s) => (typeof s === 'string' ? { key: null, value: s } : { key: `${s.ip}:${s.pid}`, value: JSON.stringify(s) })));
   return { log, duck, runner, send, metrics };
@@ -127,7 +128,25 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     expect(dead[1]!.value.toString()).toBe('not json');
   });
 
-  it('resumes after a stop from the committed offsets without double counting', async () => {
+  it("leaves out what the spec's filter rejects, and counts it", async () => {
+    const onlyBusy: RollupSpec = { ...cpuMem5min, filter: (v) => Number(v['cpu_usage_pct']) >= 200 };
+    const { duck, runner, send, metrics } = await setup(undefined, onlyBusy);
+    const samples = procSamples({ seed: 5, series: 3, windows: 2, startMs: T0, stepMs: 20_000 });
+    await send(samples);
+    const r = runner();
+    await r.start();
+    cleanups.push(() => r.stop());
+    const busy = samples.filter((s) => s.cpu_usage_pct >= 200);
+    const expected = await oracle(busy);
+    const rows = await waitFor('filtered rows', async () => {
+      const s = await stored(duck);
+      return s.reduce((n, x) => n + (x.samples ?? 0), 0) === busy.length ? s : undefined;
+    });
+    expect(rows.map(({ final: _f, ...rest }) => rest)).toEqual(expected);
+    expect(await counter(metrics, 'rollgate_events_filtered_total')).toBe(samples.length - busy.length);
+  });
+
+  it('resumes after a stop from its checkpoint without double counting', async () => {
     const { duck, runner, send, metrics } = await setup();
     const samples = procSamples({ seed: 3, series: 4, windows: 4, startMs: T0, stepMs: 15_000 });
     const half = Math.floor(samples.length / 2);
@@ -148,7 +167,7 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     expect(rows.map(({ final: _f, ...rest }) => rest)).toEqual(expected);
   });
 
-  it('survives a store that fails for a while: restarts from the committed offsets and loses nothing', async () => {
+  it('survives a store that fails for a while: pauses, retries and loses nothing', async () => {
     let failuresLeft = 3;
     const duck = await DuckDbStore.open(':memory:');
     cleanups.push(() => duck.close());
