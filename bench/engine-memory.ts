@@ -1,27 +1,31 @@
 /**
- * Memory and fold speed of the tumbling-window engine (src/core/windowed-aggregation.ts).
+ * Memory and fold speed of the tumbling-window engine (src/core/windowed-aggregation.ts),
+ * for each rollup spec and each count N of live (ip, pid) series.
  *
- * For each rollup spec and each series count N, N live (ip, pid) series each have
- * exactly two open windows: events fall in [T0, T0 + size + lateness), so the newest
- * event time stays below T0 + size + lateness, the watermark (newest - lateness)
- * below T0 + size, and neither window closes. Reported, each against a baseline
- * measured in the same run:
+ * Every series has exactly two open windows: event times fall in
+ * [T0, T0 + size + lateness), so the watermark (newest event time - lateness) stays
+ * below T0 + size and neither window closes; the run checks that it does not.
+ * Reported, each against a baseline measured in the same run:
  *
- *   - retained heap per (series × open window): heapUsed + external after a forced
- *     full GC, minus the same before; events are generated one at a time and
- *     dropped, so only the state the engine keeps is counted (strings included);
- *   - checkpoint size per series: JSON.stringify(snapshot()).length / N;
+ *   - retained bytes per (series × open window): heapUsed + external after a forced
+ *     full GC, minus the same before. Events are made one at a time and dropped,
+ *     so only what the state keeps is counted, strings included. Small N is
+ *     measured over several instances at once (like several partitions) so heap
+ *     noise of a few hundred KB stays out of the figure;
+ *   - checkpoint size per series: JSON bytes of snapshot() / N;
  *   - fold throughput in events/s over a pre-generated event array.
  *
- * Baseline: the cheapest state that answers the same question, a
- * Map<`${windowStart}|${ip}|${pid}`, Float64Array> with one slot per accumulator
- * value (two for avg) plus one for the event count, folded with plain arithmetic.
+ * Baselines hold the same numbers: one slot per accumulator value (avg keeps two)
+ * plus the event count, keyed by "windowStart|ip|pid":
+ *   baseline = Map<key, Float64Array>, folded with plain arithmetic;
+ *   floor    = Map<key, row> into one growing Float64Array slab (memory only).
  *
- * Run: npm run bench:memory [-- 1000 10000 100000] [--events-per-window=4] [--trials=3] [--reps=5]
- * Needs --expose-gc (the npm script passes it). No assertions on the figures.
+ * Run: npm run bench:memory [-- 1000 10000 100000] [--events-per-window=4] [--trials=1] [--reps=3]
+ * Needs --expose-gc (the npm script passes it). Prints figures; asserts none of them.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { setImmediate as tick } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { WindowedAggregation } from '../src/core/windowed-aggregation.js';
 import { windowStartOf } from '../src/core/event-time.js';
@@ -34,6 +38,8 @@ const SPECS: readonly RollupSpec[] = [cpuMem5min, procTotals5min];
 const OPEN_WINDOWS = 2;
 /** State does not grow with events once a (window, series) exists; two also exercise the update path. */
 const MEMORY_EVENTS_PER_WINDOW = 2;
+/** Memory is measured over ceil(this / N) instances of N series each. */
+const MIN_MEASURED_SERIES = 100_000;
 /** A window boundary for every size that divides an hour. */
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
 const PIDS_PER_HOST = 64;
@@ -44,7 +50,7 @@ const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     'events-per-window': { type: 'string', default: '4' },
-    trials: { type: 'string', default: '3' },
+    trials: { type: 'string', default: '1' },
     reps: { type: 'string', default: '3' },
   },
 });
@@ -242,53 +248,78 @@ class SlabBaseline implements BaselineState {
 
 // ---------------------------------------------------------------- measuring
 
-/** Retained bytes on the JS heap plus off-heap buffers, after a full collection. */
-function retainedBytes(): number {
+/** Retained bytes on the JS heap plus off-heap buffers, after full collections. */
+async function retainedBytes(): Promise<number> {
+  // Array-buffer memory a collection frees is accounted only once its sweeper
+  // has run; a turn of the event loop and a second collection wait for it.
   collect!();
+  await tick();
   collect!();
+  await tick();
   const m = process.memoryUsage();
   return m.heapUsed + m.external;
 }
 
 interface MemoryResult {
+  /** Retained bytes / (series × open windows), over every instance. */
   bytes: number;
+  /** JSON checkpoint bytes / series, of one instance; 0 when not measured. */
   snapshotBytes: number;
 }
 
-function memoryOfEngine(spec: RollupSpec, n: number, k: number): MemoryResult {
-  const before = retainedBytes();
-  const agg = new WindowedAggregation(spec);
-  let offset = 0;
-  let late = 0;
-  forEachEvent(spec, n, k, (event) => {
-    if (agg.add(event, offset++).kind === 'late') late++;
-  });
-  const bytes = retainedBytes() - before;
-  // The setup, not the figures: every series must hold exactly two open windows.
-  if (late !== 0 || agg.openWindowCount !== OPEN_WINDOWS || agg.openGroupCount !== OPEN_WINDOWS * n || agg.hasClosedWindows()) {
-    throw new Error(`${spec.name}: expected ${OPEN_WINDOWS} open windows × ${n} series, got ${agg.openWindowCount} windows, ${agg.openGroupCount} groups, ${late} late`);
+interface Subject<T> {
+  make(): T;
+  add(state: T, event: DecodedEvent, offset: number): void;
+  /** Throws unless the state holds exactly OPEN_WINDOWS windows × n series. */
+  check(state: T, n: number): void;
+  snapshotJson?(state: T): string;
+}
+
+async function measureMemory<T>(subject: Subject<T>, spec: RollupSpec, n: number): Promise<MemoryResult> {
+  const instances = Math.ceil(MIN_MEASURED_SERIES / n);
+  const before = await retainedBytes();
+  const states: T[] = [];
+  for (let i = 0; i < instances; i++) {
+    const state = subject.make();
+    let offset = 0;
+    forEachEvent(spec, n, MEMORY_EVENTS_PER_WINDOW, (event) => subject.add(state, event, offset++));
+    states.push(state);
   }
-  const snapshot = agg.snapshot();
-  if (snapshot === undefined) throw new Error(`${spec.name}: no snapshot after folding`);
-  return { bytes, snapshotBytes: Buffer.byteLength(JSON.stringify(snapshot)) };
+  const bytes = (await retainedBytes()) - before;
+  for (const state of states) subject.check(state, n);
+  const first = states[0]!;
+  const snapshotBytes = subject.snapshotJson === undefined ? 0 : Buffer.byteLength(subject.snapshotJson(first)) / n;
+  return { bytes: bytes / (instances * n * OPEN_WINDOWS), snapshotBytes };
 }
 
-function memoryOfBaseline(make: () => BaselineState, n: number, k: number, spec: RollupSpec): { bytes: number; base: BaselineState } {
-  const before = retainedBytes();
-  const base = make();
-  forEachEvent(spec, n, k, (event) => base.add(event));
-  const bytes = retainedBytes() - before;
-  if (base.size !== OPEN_WINDOWS * n) throw new Error(`${spec.name}: baseline holds ${base.size} entries, expected ${OPEN_WINDOWS * n}`);
-  return { bytes, base };
+function engineSubject(spec: RollupSpec): Subject<WindowedAggregation> {
+  return {
+    make: () => new WindowedAggregation(spec),
+    add(agg, event, offset) {
+      if (agg.add(event, offset).kind === 'late') throw new Error(`${spec.name}: event at ${event.timeMs} is late; the layout must keep both windows open`);
+    },
+    check(agg, n) {
+      if (agg.openWindowCount !== OPEN_WINDOWS || agg.openGroupCount !== OPEN_WINDOWS * n || agg.hasClosedWindows()) {
+        throw new Error(`${spec.name}: expected ${OPEN_WINDOWS} open windows × ${n} series, got ${agg.openWindowCount} windows, ${agg.openGroupCount} groups`);
+      }
+    },
+    snapshotJson(agg) {
+      const snapshot = agg.snapshot();
+      if (snapshot === undefined) throw new Error(`${spec.name}: no snapshot after folding`);
+      return JSON.stringify(snapshot);
+    },
+  };
 }
 
-function memoryOfMap(spec: RollupSpec, n: number, k: number): MemoryResult {
-  const { bytes, base } = memoryOfBaseline(() => new MapBaseline(spec), n, k, spec);
-  return { bytes, snapshotBytes: Buffer.byteLength((base as MapBaseline).snapshotJson()) };
-}
-
-function memoryOfSlab(spec: RollupSpec, n: number, k: number): MemoryResult {
-  return { bytes: memoryOfBaseline(() => new SlabBaseline(spec), n, k, spec).bytes, snapshotBytes: 0 };
+function baselineSubject<T extends BaselineState>(spec: RollupSpec, make: () => T, snapshotJson?: (state: T) => string): Subject<T> {
+  return {
+    make,
+    add: (state, event) => state.add(event),
+    check(state, n) {
+      if (state.size !== OPEN_WINDOWS * n) throw new Error(`${spec.name}: baseline holds ${state.size} entries, expected ${OPEN_WINDOWS * n}`);
+    },
+    ...(snapshotJson === undefined ? {} : { snapshotJson }),
+  };
 }
 
 function median(xs: number[]): number {
@@ -297,34 +328,47 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function medianMemory(run: () => MemoryResult): MemoryResult {
-  const results = Array.from({ length: trials }, run);
+async function medianMemory<T>(subject: Subject<T>, spec: RollupSpec, n: number): Promise<MemoryResult> {
+  const results: MemoryResult[] = [];
+  for (let t = 0; t < trials; t++) results.push(await measureMemory(subject, spec, n));
   return { bytes: median(results.map((r) => r.bytes)), snapshotBytes: median(results.map((r) => r.snapshotBytes)) };
 }
 
-/** Events per second, median of `reps` runs each into fresh state, engine and baseline interleaved. */
+/** Small inputs are folded this many times over (each pass into fresh state) so a timing spans more than a few ms. */
+const MIN_EVENTS_PER_TIMING = 100_000;
+
+/**
+ * Events per second, median of `reps` timings, engine and baseline interleaved.
+ * Each timing folds the whole input into fresh state, `passes` times.
+ */
 function throughput(spec: RollupSpec, n: number, k: number): { engine: number; baseline: number } {
   const events: DecodedEvent[] = [];
   forEachEvent(spec, n, k, (e) => events.push(e));
+  const passes = Math.ceil(MIN_EVENTS_PER_TIMING / events.length);
+  const folded = passes * events.length;
   const engineRates: number[] = [];
   const baselineRates: number[] = [];
   let sink = 0;
   for (let r = 0; r < reps; r++) {
     collect!();
     let t = performance.now();
-    const base = new MapBaseline(spec);
-    for (const e of events) base.add(e);
-    baselineRates.push(events.length / ((performance.now() - t) / 1000));
-    sink += base.state.size;
+    for (let p = 0; p < passes; p++) {
+      const base = new MapBaseline(spec);
+      for (const e of events) base.add(e);
+      sink += base.size;
+    }
+    baselineRates.push(folded / ((performance.now() - t) / 1000));
 
     collect!();
     t = performance.now();
-    const agg = new WindowedAggregation(spec);
-    for (let i = 0; i < events.length; i++) agg.add(events[i]!, i);
-    engineRates.push(events.length / ((performance.now() - t) / 1000));
-    sink += agg.openGroupCount;
+    for (let p = 0; p < passes; p++) {
+      const agg = new WindowedAggregation(spec);
+      for (let i = 0; i < events.length; i++) agg.add(events[i]!, i);
+      sink += agg.openGroupCount;
+    }
+    engineRates.push(folded / ((performance.now() - t) / 1000));
   }
-  if (sink !== 2 * reps * OPEN_WINDOWS * n) throw new Error(`${spec.name}: folded state has the wrong size`);
+  if (sink !== 2 * reps * passes * OPEN_WINDOWS * n) throw new Error(`${spec.name}: folded state has the wrong size`);
   return { engine: median(engineRates), baseline: median(baselineRates) };
 }
 
@@ -347,15 +391,6 @@ for (const spec of SPECS) {
 }
 
 const started = performance.now();
-// Warm-up: compile and optimise every fold path before anything is measured, so code
-// objects allocated on the heap are not counted as state.
-for (const spec of SPECS) {
-  for (let i = 0; i < 3; i++) {
-    memoryOfEngine(spec, 5_000, MEMORY_EVENTS_PER_WINDOW);
-    memoryOfMap(spec, 5_000, MEMORY_EVENTS_PER_WINDOW);
-    memoryOfSlab(spec, 5_000, MEMORY_EVENTS_PER_WINDOW);
-  }
-}
 
 interface Row {
   spec: string;
@@ -365,42 +400,68 @@ interface Row {
   slab: MemoryResult;
   speed: { engine: number; baseline: number };
 }
+
+const subjects = (spec: RollupSpec) =>
+  ({
+    engine: engineSubject(spec),
+    map: baselineSubject(spec, () => new MapBaseline(spec), (m) => m.snapshotJson()),
+    slab: baselineSubject(spec, () => new SlabBaseline(spec)),
+  }) as const;
+
+// Warm-up: compile and optimise every fold path before anything is measured, so code
+// objects allocated on the heap are not counted as state.
+for (const spec of SPECS) {
+  const s = subjects(spec);
+  for (let i = 0; i < 3; i++) {
+    for (const subject of [s.engine, s.map, s.slab] as Array<Subject<unknown>>) {
+      const state = subject.make();
+      let offset = 0;
+      forEachEvent(spec, 10_000, MEMORY_EVENTS_PER_WINDOW, (event) => subject.add(state, event, offset++));
+      subject.check(state, 10_000);
+    }
+  }
+}
+
 const rows: Row[] = [];
 for (const n of seriesCounts) {
   for (const spec of SPECS) {
-    const engine = medianMemory(() => memoryOfEngine(spec, n, MEMORY_EVENTS_PER_WINDOW));
-    const map = medianMemory(() => memoryOfMap(spec, n, MEMORY_EVENTS_PER_WINDOW));
-    const slab = medianMemory(() => memoryOfSlab(spec, n, MEMORY_EVENTS_PER_WINDOW));
+    const s = subjects(spec);
+    const engine = await medianMemory(s.engine, spec, n);
+    const map = await medianMemory(s.map, spec, n);
+    const slab = await medianMemory(s.slab, spec, n);
     const speed = throughput(spec, n, eventsPerWindow);
     rows.push({ spec: spec.name, n, engine, map, slab, speed });
   }
 }
 
-const perSW = (bytes: number, n: number): number => bytes / (n * OPEN_WINDOWS);
 console.log(`engine-memory: ${OPEN_WINDOWS} open windows per series; node ${process.version}, ${os.availableParallelism()} cores\n`);
 console.log(
-  `Retained bytes per (series × open window): heapUsed + external after a full GC, ` +
-    `${MEMORY_EVENTS_PER_WINDOW} events per series-window, median of ${trials}. ` +
-    `Baseline = Map<key, Float64Array>, floor = Map<key, row> + one Float64Array slab. Snapshot = JSON bytes per series.`,
+  `Retained bytes per (series × open window): heapUsed + external after full GC, ${MEMORY_EVENTS_PER_WINDOW} events per series-window, ` +
+    `over ceil(${int(MIN_MEASURED_SERIES)} / series) instances${trials > 1 ? `, median of ${trials} trials` : ''}.\n` +
+    `baseline = Map<key, Float64Array>; floor = Map<key, row> + one Float64Array slab; snapshot = JSON bytes per series.`,
 );
 console.log(
   table(
-    ['spec', 'series', 'engine', 'baseline', 'engine/baseline', 'floor', 'engine/floor', 'snapshot', 'baseline snapshot', 'ratio'],
+    ['spec', 'series', 'instances', 'engine', 'baseline', 'engine/baseline', 'floor', 'engine/floor', 'snapshot', 'baseline snapshot', 'ratio'],
     rows.map((r) => [
       r.spec,
       int(r.n),
-      int(perSW(r.engine.bytes, r.n)),
-      int(perSW(r.map.bytes, r.n)),
+      int(Math.ceil(MIN_MEASURED_SERIES / r.n)),
+      int(r.engine.bytes),
+      int(r.map.bytes),
       ratio(r.engine.bytes, r.map.bytes),
-      int(perSW(r.slab.bytes, r.n)),
+      int(r.slab.bytes),
       ratio(r.engine.bytes, r.slab.bytes),
-      int(r.engine.snapshotBytes / r.n),
-      int(r.map.snapshotBytes / r.n),
+      int(r.engine.snapshotBytes),
+      int(r.map.snapshotBytes),
       ratio(r.engine.snapshotBytes, r.map.snapshotBytes),
     ]),
   ),
 );
-console.log(`\nFold throughput, events/s into fresh state, ${eventsPerWindow} events per series-window, median of ${reps}. Baseline = Map<key, Float64Array> lookup + arithmetic.`);
+console.log(
+  `\nFold throughput, events/s into fresh state, ${eventsPerWindow} events per series-window, median of ${reps} timings ` +
+    `of at least ${int(MIN_EVENTS_PER_TIMING)} events. baseline = Map<key, Float64Array> lookup + arithmetic.`,
+);
 console.log(
   table(
     ['spec', 'series', 'events', 'engine ev/s', 'baseline ev/s', 'engine/baseline'],
@@ -412,9 +473,9 @@ const largest = Math.max(...seriesCounts);
 console.log(`\nAt ${int(largest)} series × ${OPEN_WINDOWS} open windows:`);
 for (const r of rows.filter((x) => x.n === largest)) {
   console.log(
-    `${r.spec}: ${int(perSW(r.engine.bytes, r.n))} bytes per series-window (${(r.engine.bytes / r.map.bytes).toFixed(1)}x baseline, ` +
-      `${(r.engine.bytes / r.slab.bytes).toFixed(1)}x floor); snapshot ${int(r.engine.snapshotBytes / r.n)} bytes per series; ` +
-      `fold ${(r.speed.engine / r.speed.baseline).toFixed(2)}x baseline speed`,
+    `${r.spec}: ${int(r.engine.bytes)} bytes per series-window (${(r.engine.bytes / r.map.bytes).toFixed(1)}x baseline, ` +
+      `${(r.engine.bytes / r.slab.bytes).toFixed(1)}x floor); snapshot ${int(r.engine.snapshotBytes)} bytes per series ` +
+      `(${(r.engine.snapshotBytes / r.map.snapshotBytes).toFixed(1)}x baseline); fold ${(r.speed.engine / r.speed.baseline).toFixed(2)}x baseline speed`,
   );
 }
 console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s)`);

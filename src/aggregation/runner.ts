@@ -130,7 +130,7 @@ export class AggregatorRunner {
     // From here on batches are ignored, so the final flush covers exactly what was folded.
     this.state = 'stopped';
     if (this.timer !== undefined) clearInterval(this.timer);
-    await this.flushing;
+    await this.flushing?.catch(() => undefined);
     try {
       await this.flush();
     } catch (err) {
