@@ -341,9 +341,7 @@ const MIN_EVENTS_PER_TIMING = 100_000;
  * Events per second, median of `reps` timings, engine and baseline interleaved.
  * Each timing folds the whole input into fresh state, `passes` times.
  */
-function throughput(spec: RollupSpec, n: number, k: number): { engine: number; baseline: number } {
-  const events: DecodedEvent[] = [];
-  forEachEvent(spec, n, k, (e) => events.push(e));
+function throughput(spec: RollupSpec, n: number, events: readonly DecodedEvent[]): { engine: number; baseline: number } {
   const passes = Math.ceil(MIN_EVENTS_PER_TIMING / events.length);
   const folded = passes * events.length;
   const engineRates: number[] = [];
@@ -423,15 +421,29 @@ for (const spec of SPECS) {
 }
 
 const rows: Row[] = [];
+const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(1);
 for (const n of seriesCounts) {
+  let phase = performance.now();
+  const memory = new Map<RollupSpec, Pick<Row, 'engine' | 'map' | 'slab'>>();
   for (const spec of SPECS) {
     const s = subjects(spec);
-    const engine = await medianMemory(s.engine, spec, n);
-    const map = await medianMemory(s.map, spec, n);
-    const slab = await medianMemory(s.slab, spec, n);
-    const speed = throughput(spec, n, eventsPerWindow);
-    rows.push({ spec: spec.name, n, engine, map, slab, speed });
+    memory.set(spec, { engine: await medianMemory(s.engine, spec, n), map: await medianMemory(s.map, spec, n), slab: await medianMemory(s.slab, spec, n) });
   }
+  process.stderr.write(`${int(n)} series: memory ${seconds(phase)} s`);
+  phase = performance.now();
+  // Specs with the same window read the same events: make them once.
+  const inputs = new Map<string, DecodedEvent[]>();
+  for (const spec of SPECS) {
+    const windowKey = `${spec.window.sizeSeconds}/${spec.window.latenessSeconds}`;
+    let events = inputs.get(windowKey);
+    if (events === undefined) {
+      const made: DecodedEvent[] = [];
+      forEachEvent(spec, n, eventsPerWindow, (e) => made.push(e));
+      inputs.set(windowKey, (events = made));
+    }
+    rows.push({ spec: spec.name, n, ...memory.get(spec)!, speed: throughput(spec, n, events) });
+  }
+  process.stderr.write(`, throughput ${seconds(phase)} s\n`);
 }
 
 console.log(`engine-memory: ${OPEN_WINDOWS} open windows per series; node ${process.version}, ${os.availableParallelism()} cores\n`);
@@ -478,4 +490,4 @@ for (const r of rows.filter((x) => x.n === largest)) {
       `(${(r.engine.snapshotBytes / r.map.snapshotBytes).toFixed(1)}x baseline); fold ${(r.speed.engine / r.speed.baseline).toFixed(2)}x baseline speed`,
   );
 }
-console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s)`);
+console.log(`\n(${seconds(started)} s)`);
