@@ -43,6 +43,8 @@ const RETENTION_EVERY_MS = 3600_000;
 interface PartitionState {
   engine: WindowedAggregation;
   lastMessageAt: number;
+  /** The last batch reached the end of the partition: silence since then means no data, not a stall. */
+  caughtUp: boolean;
 }
 
 /** What one flush must make durable, kept whole until it is: retried as is after a failure. */
@@ -144,15 +146,17 @@ export class AggregatorRunner {
 
   private tick(): void {
     if (this.state === 'stopped' || this.state === 'starting') return;
-    this.followIdlePartitions();
+    // While fetching is paused every partition falls silent; that is not idleness.
+    if (this.state === 'running') this.followIdlePartitions();
     if (this.flushing !== undefined || this.now() < this.retryAt) return;
     void this.flush().catch(() => undefined);
     if (this.now() - this.lastRetention > RETENTION_EVERY_MS) void this.enforceRetention();
   }
 
   /**
-   * Idle partitions follow the others, so their windows close as the stream
-   * moves on instead of waiting for their own next event. The operator
+   * Idle partitions (caught up, and silent for idleMs) follow the others, so
+   * their windows close as the stream moves on instead of waiting for their
+   * own next event. The operator
    * watermark is the lowest of the active partitions; when every partition is
    * quiet it is the highest any has reached (the stream got that far). The
    * newest window of the stream itself stays open until event time moves on.
@@ -166,7 +170,7 @@ export class AggregatorRunner {
       const watermark = p.engine.watermark;
       if (!Number.isFinite(watermark)) continue;
       highest = Math.max(highest, watermark);
-      if (now - p.lastMessageAt >= this.options.idleMs) idle.push(p);
+      if (p.caughtUp && now - p.lastMessageAt >= this.options.idleMs) idle.push(p);
       else lowestActive = Math.min(lowestActive, p.engine.eventWatermark);
       this.options.metrics.watermarkDelay.set({ ...this.labels, partition: String(partition) }, (now - watermark) / 1000);
     }
@@ -217,9 +221,11 @@ export class AggregatorRunner {
       }
     }
     if (last === undefined) return;
+    const lag = Math.max(0, batch.highWatermark - last.offset - 1);
     p.lastMessageAt = this.now();
+    p.caughtUp = lag === 0;
     metrics.eventsIn.inc(this.labels, folded);
-    metrics.consumerLag.set({ ...this.labels, partition: String(batch.partition) }, Math.max(0, batch.highWatermark - last.offset - 1));
+    metrics.consumerLag.set({ ...this.labels, partition: String(batch.partition) }, lag);
     // Closed windows go out at once; a full dead-letter buffer makes the consumer wait for the flush.
     if (engine.hasClosedWindows() || this.deadLetters.length >= MAX_BUFFERED_DEAD_LETTERS) {
       if (this.now() >= this.retryAt) await this.flush().catch(() => undefined);
@@ -236,7 +242,7 @@ export class AggregatorRunner {
           checkpoint === undefined
             ? new WindowedAggregation(this.options.spec)
             : WindowedAggregation.restore(this.options.spec, JSON.parse(checkpoint.state) as AggregationSnapshot);
-        const state = { engine, lastMessageAt: this.now() };
+        const state = { engine, lastMessageAt: this.now(), caughtUp: false };
         this.partitions.set(partition, state);
         this.options.logger.info({ partition, resumeAt: engine.nextOffset ?? null, openWindows: engine.openWindowCount }, 'partition assigned');
         return state;
