@@ -1,4 +1,5 @@
 import { createEventDecoder, messageKey, type DeadLetterReason } from '../core/event-schema.js';
+import { idleRaises } from '../core/idleness.js';
 import type { RollupSpec } from '../core/rollup-spec.js';
 import { WindowedAggregation, latestPerKey, type AggregationSnapshot, type RollupRow } from '../core/windowed-aggregation.js';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
@@ -39,12 +40,11 @@ const MAX_RETRY_DELAY_MS = 30_000;
 /** Dead letters waiting for the next flush; beyond this a batch waits for the flush. */
 const MAX_BUFFERED_DEAD_LETTERS = 5000;
 const RETENTION_EVERY_MS = 3600_000;
+const DEAD_LETTER_REQUEST_BYTES = 256 * 1024;
 
 interface PartitionState {
   engine: WindowedAggregation;
   lastMessageAt: number;
-  /** The last batch reached the end of the partition: silence since then means no data, not a stall. */
-  caughtUp: boolean;
 }
 
 /** What one flush must make durable, kept whole until it is: retried as is after a failure. */
@@ -83,6 +83,7 @@ export class AggregatorRunner {
   private deadLetters: OutgoingMessage[] = [];
   private pending: PendingWrite | undefined;
   private flushing: Promise<void> | undefined;
+  private idleCheck: Promise<void> | undefined;
   private failures = 0;
   private retryAt = 0;
   private lastRetention = 0;
@@ -147,36 +148,41 @@ export class AggregatorRunner {
   private tick(): void {
     if (this.state === 'stopped' || this.state === 'starting') return;
     // While fetching is paused every partition falls silent; that is not idleness.
-    if (this.state === 'running') this.followIdlePartitions();
+    if (this.state === 'running' && this.idleCheck === undefined) {
+      this.idleCheck = this.followIdlePartitions()
+        .catch((err: unknown) => this.options.logger.warn({ err }, 'idle check failed; will try again'))
+        .finally(() => {
+          this.idleCheck = undefined;
+        });
+    }
     if (this.flushing !== undefined || this.now() < this.retryAt) return;
     void this.flush().catch(() => undefined);
     if (this.now() - this.lastRetention > RETENTION_EVERY_MS) void this.enforceRetention();
   }
 
-  /**
-   * Idle partitions (caught up, and silent for idleMs) follow the others, so
-   * their windows close as the stream moves on instead of waiting for their
-   * own next event. The operator
-   * watermark is the lowest of the active partitions; when every partition is
-   * quiet it is the highest any has reached (the stream got that far). The
-   * newest window of the stream itself stays open until event time moves on.
-   */
-  private followIdlePartitions(): void {
+  /** Idle partitions follow the others (see idleRaises), so their windows close as the stream moves on. */
+  private async followIdlePartitions(): Promise<void> {
     const now = this.now();
-    let lowestActive = Number.POSITIVE_INFINITY;
-    let highest = Number.NEGATIVE_INFINITY;
-    const idle: PartitionState[] = [];
+    let candidates = false;
     for (const [partition, p] of this.partitions) {
-      const watermark = p.engine.watermark;
-      if (!Number.isFinite(watermark)) continue;
-      highest = Math.max(highest, watermark);
-      if (p.caughtUp && now - p.lastMessageAt >= this.options.idleMs) idle.push(p);
-      else lowestActive = Math.min(lowestActive, p.engine.eventWatermark);
-      this.options.metrics.watermarkDelay.set({ ...this.labels, partition: String(partition) }, (now - watermark) / 1000);
+      if (Number.isFinite(p.engine.watermark)) {
+        this.options.metrics.watermarkDelay.set({ ...this.labels, partition: String(partition) }, (now - p.engine.watermark) / 1000);
+      }
+      candidates ||= p.engine.openWindowCount > 0 && now - p.lastMessageAt >= this.options.idleMs;
     }
-    const operatorWatermark = Number.isFinite(lowestActive) ? lowestActive : highest;
-    if (!Number.isFinite(operatorWatermark)) return;
-    for (const p of idle) if (p.engine.openWindowCount > 0) p.engine.raiseWatermark(operatorWatermark);
+    // Asking the log for end offsets only when some partition has been silent long enough.
+    if (!candidates) return;
+    const ends = await this.options.log.endOffsets(this.topic);
+    if (this.state !== 'running') return;
+    const progress = [...this.partitions].map(([partition, p]) => ({
+      partition,
+      watermark: p.engine.watermark,
+      eventWatermark: p.engine.eventWatermark,
+      openWindows: p.engine.openWindowCount,
+      silentForMs: this.now() - p.lastMessageAt,
+      nextOffset: p.engine.nextOffset ?? 0,
+    }));
+    for (const [partition, target] of idleRaises(progress, ends, this.options.idleMs)) this.partitions.get(partition)?.engine.raiseWatermark(target);
   }
 
   private async handleBatch(batch: ConsumedBatch): Promise<void> {
@@ -223,7 +229,6 @@ export class AggregatorRunner {
     if (last === undefined) return;
     const lag = Math.max(0, batch.highWatermark - last.offset - 1);
     p.lastMessageAt = this.now();
-    p.caughtUp = lag === 0;
     metrics.eventsIn.inc(this.labels, folded);
     metrics.consumerLag.set({ ...this.labels, partition: String(batch.partition) }, lag);
     // Closed windows go out at once; a full dead-letter buffer makes the consumer wait for the flush.
@@ -242,7 +247,7 @@ export class AggregatorRunner {
           checkpoint === undefined
             ? new WindowedAggregation(this.options.spec)
             : WindowedAggregation.restore(this.options.spec, JSON.parse(checkpoint.state) as AggregationSnapshot);
-        const state = { engine, lastMessageAt: this.now(), caughtUp: false };
+        const state = { engine, lastMessageAt: this.now() };
         this.partitions.set(partition, state);
         this.options.logger.info({ partition, resumeAt: engine.nextOffset ?? null, openWindows: engine.openWindowCount }, 'partition assigned');
         return state;
@@ -298,8 +303,7 @@ export class AggregatorRunner {
     const timer = metrics.sinkWriteSeconds.startTimer({ ...this.labels, store: store.kind });
     try {
       // Dead letters first: the checkpoint below moves past the messages they stand for.
-      if (write.deadLetters.length > 0) await this.dlq?.send(deadLetterTopic(this.topic), write.deadLetters);
-      write.deadLetters = [];
+      await this.sendDeadLetters(write);
       await store.write(spec, write.rows, [...write.checkpoints.values()]);
       timer();
     } catch (err) {
@@ -330,6 +334,26 @@ export class AggregatorRunner {
     // For lag tools only: the store's checkpoint is what a restart resumes from.
     const offsets = [...write.checkpoints.values()].map((c) => ({ topic: c.topic, partition: c.partition, offset: c.nextOffset }));
     await this.consumer?.commit(offsets).catch((err: unknown) => logger.warn({ err }, 'kafka offset commit failed; the store checkpoint stands'));
+  }
+
+  /**
+   * In requests well under Kafka's default 1 MB limit: one oversized request
+   * would be refused whole and retried forever. Sent letters leave the pending
+   * write, so a retry resends only the rest.
+   */
+  private async sendDeadLetters(write: PendingWrite): Promise<void> {
+    while (write.deadLetters.length > 0) {
+      let bytes = 0;
+      let count = 0;
+      for (const letter of write.deadLetters) {
+        const size = (typeof letter.value === 'string' ? Buffer.byteLength(letter.value) : letter.value.length) + 512;
+        if (count > 0 && bytes + size > DEAD_LETTER_REQUEST_BYTES) break;
+        bytes += size;
+        count += 1;
+      }
+      await this.dlq?.send(deadLetterTopic(this.topic), write.deadLetters.slice(0, count));
+      write.deadLetters = write.deadLetters.slice(count);
+    }
   }
 
   private async enforceRetention(): Promise<void> {

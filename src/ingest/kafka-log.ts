@@ -90,6 +90,12 @@ export class KafkaLog implements TopicLog {
     return new KafkaConsumer(consumer, options.topics);
   }
 
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    const admin = await this.getAdmin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  }
+
   async ping(): Promise<void> {
     try {
       const admin = await this.getAdmin();

@@ -52,6 +52,10 @@ export class MemoryLog implements TopicLog {
     return new MemoryConsumer(this, options.groupId, options.topics, options.fromBeginning);
   }
 
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    return new Map([[0, this.endOffset(topic)]]);
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

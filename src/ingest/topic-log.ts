@@ -68,6 +68,8 @@ export interface TopicLog {
   ensureTopic(topic: string, partitions: number): Promise<void>;
   producer(): Promise<LogProducer>;
   consumer(options: { groupId: string; topics: string[]; fromBeginning: boolean }): Promise<LogConsumer>;
+  /** The next offset each partition of `topic` will be written at (its end). */
+  endOffsets(topic: string): Promise<Map<number, number>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
