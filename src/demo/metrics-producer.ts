@@ -18,8 +18,8 @@ interface Series {
   memTotal: number;
 }
 
-/** A small deterministic PRNG (mulberry32): the demo is reproducible from its seed. */
-function prng(seed: number): () => number {
+/** A small deterministic PRNG (mulberry32): demo data (and test data) is reproducible from its seed. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -47,7 +47,7 @@ export class DemoMetricsProducer {
     private readonly options: DemoMetricsOptions,
     private readonly logger: Logger,
   ) {
-    this.random = prng(options.seed);
+    this.random = seededRandom(options.seed);
     // Five processes per host; pids are distinct within a host.
     this.series = Array.from({ length: options.series }, (_, i) => {
       const host = Math.floor(i / 5);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { seededRandom } from '../../src/demo/metrics-producer.js';
 
 export interface ProcSample {
   ip: string;
@@ -15,16 +16,7 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Deterministic pseudo-random numbers, so a failing case can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = seededRandom;
 
 /**
  * In-order samples for `series` (ip, pid) pairs, one every `stepMs` from
