@@ -58,12 +58,6 @@ export interface RollupSpec {
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
 export const DEFAULT_MAX_FUTURE_SECONDS = 3600;
 
-export function sourceField(spec: RollupSpec, name: string): SourceField {
-  const field = spec.source.fields.find((f) => f.name === name);
-  if (field === undefined) throw new Error(`rollup ${spec.name}: unknown source field ${name}`);
-  return field;
-}
-
 /** Catches spec mistakes at load time rather than on the first event. */
 export function validateSpec(spec: RollupSpec): void {
   const problems: string[] = [];

@@ -87,10 +87,6 @@ export function qualified(database: string, table: string): SqlFragment {
   return new SqlFragment(`${ident(database).text}.${ident(table).text}`);
 }
 
-export function raw(text: string): SqlFragment {
-  return new SqlFragment(text);
-}
-
 export function join(parts: readonly SqlFragment[], separator: string): SqlFragment {
   return new SqlFragment(parts.map((p) => p.text).join(separator));
 }

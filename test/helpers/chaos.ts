@@ -2,6 +2,7 @@ import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
 import { KafkaLog } from '../../src/ingest/kafka-log.js';
+import { readDeadLetters, type DeadLetter } from './dead-letters.js';
 import { seeded, uniqueName, type ProcSample } from './events.js';
 import { silentLogger } from './gateway.js';
 import { startRollgate, type RollgateProcess } from './rollgate-process.js';
@@ -211,25 +212,8 @@ export class ChaosStack {
   }
 
   /** Every dead letter on the topic's DLQ: its value and reason code. */
-  async deadLetters(expected: number, timeoutMs = 30_000): Promise<Array<{ value: string; reason: string; code: string }>> {
-    const kafka = new Kafka({ brokers: this.stack.KAFKA_BROKERS.split(','), clientId: 'chaos-dlq', logLevel: logLevel.NOTHING });
-    const consumer = kafka.consumer({ groupId: `${this.prefix}dlq-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: `${this.topic}.dlq`, fromBeginning: true });
-    const seen: Array<{ value: string; reason: string; code: string }> = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        seen.push({
-          value: message.value?.toString() ?? '',
-          reason: message.headers?.['rollgate-reason']?.toString() ?? '',
-          code: message.headers?.['rollgate-error']?.toString() ?? '',
-        });
-      },
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (seen.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    await consumer.disconnect();
-    return seen;
+  deadLetters(expected: number, timeoutMs = 30_000): Promise<DeadLetter[]> {
+    return readDeadLetters(this.stack.KAFKA_BROKERS, `${this.topic}.dlq`, `${this.prefix}dlq-reader`, expected, timeoutMs);
   }
 
   async cleanup(): Promise<void> {

@@ -1,10 +1,10 @@
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEventTime } from '../../src/core/event-time.js';
 import { ident, join, qualified, sql } from '../../src/core/sql-literal.js';
 import { KafkaLog } from '../../src/ingest/kafka-log.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { procSamples, uniqueName, type ProcSample } from '../helpers/events.js';
+import { readDeadLetters } from '../helpers/dead-letters.js';
 import { silentLogger } from '../helpers/gateway.js';
 import { startRollgate, type RollgateProcess } from '../helpers/rollgate-process.js';
 import { stackEnv } from '../helpers/stack.js';
@@ -182,22 +182,7 @@ describe('cpu-mem-5min on Kafka and ClickHouse', () => {
   });
 
   it('dead-letters the invalid events with their reason', async () => {
-    const kafka = new Kafka({ brokers: stack.KAFKA_BROKERS.split(','), clientId: 'it-dlq', logLevel: logLevel.NOTHING });
-    const consumer = kafka.consumer({ groupId: `${prefix}dlq-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: `${topic}.dlq`, fromBeginning: true });
-    const dead: Array<{ value: string; code: string; reason: string }> = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        dead.push({
-          value: message.value?.toString() ?? '',
-          code: message.headers?.['rollgate-error']?.toString() ?? '',
-          reason: message.headers?.['rollgate-reason']?.toString() ?? '',
-        });
-      },
-    });
-    await waitFor('two dead letters', async () => (dead.length >= 2 ? true : undefined), 30_000);
-    await consumer.disconnect();
+    const dead = await readDeadLetters(stack.KAFKA_BROKERS, `${topic}.dlq`, `${prefix}dlq-reader`, 2);
     // Keyless messages land on any partition, so dead letters arrive in no particular order.
     expect(dead.sort((a, b) => a.value.localeCompare(b.value))).toEqual(
       [
