@@ -9,9 +9,18 @@ export const ErrorCodes = {
   FORBIDDEN: { errCode: 1403, httpStatus: 403 },
   NOT_FOUND: { errCode: 1404, httpStatus: 404 },
   METHOD_NOT_ALLOWED: { errCode: 1405, httpStatus: 405 },
+  /** A write that clashes with existing state: a taken name or path, deleting a published API. */
+  CONFLICT: { errCode: 1409, httpStatus: 409 },
+  /** A required request parameter is absent (a present but bad one is INVALID_PARAMETER). */
+  MISSING_PARAMETER: { errCode: 1410, httpStatus: 400 },
+  PAYLOAD_TOO_LARGE: { errCode: 1413, httpStatus: 413 },
   RATE_LIMITED: { errCode: 1429, httpStatus: 429 },
   INTERNAL: { errCode: 1500, httpStatus: 500 },
+  /** A DataService data source refused or failed a query (unreachable, bad table, server error). */
+  DATASOURCE_ERROR: { errCode: 1502, httpStatus: 503 },
   DEPENDENCY_UNAVAILABLE: { errCode: 1503, httpStatus: 503 },
+  /** A DataService query ran past its API's timeout. */
+  QUERY_TIMEOUT: { errCode: 1504, httpStatus: 504 },
   // Stream input: the reason recorded on a dead-letter record.
   INVALID_EVENT: { errCode: 2001, httpStatus: 400 },
   LATE_EVENT: { errCode: 2002, httpStatus: 400 },
@@ -53,6 +62,10 @@ export class RollgateError extends Error {
 
 export function invalidParameter(field: string, message: string): RollgateError {
   return new RollgateError('INVALID_PARAMETER', message, { field });
+}
+
+export function missingParameter(field: string): RollgateError {
+  return new RollgateError('MISSING_PARAMETER', `${field} is required`, { field });
 }
 
 export function dependencyUnavailable(dependency: string, cause: unknown): RollgateError {

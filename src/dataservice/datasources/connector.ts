@@ -1,0 +1,53 @@
+import type { BoundSql, Dialect, ParamType } from '../bound-sql.js';
+
+/** Per-query limits every connector enforces, client- and (where the store can) server-side. */
+export interface QueryOptions {
+  /** Past this the query is cancelled and fails with QUERY_TIMEOUT. */
+  timeoutMs: number;
+  /** The store may return at most this many rows (ClickHouse: max_result_rows); callers ask one more than they serve to see a cut. */
+  maxRows: number;
+}
+
+export interface ResultColumn {
+  name: string;
+  /** The store's own type name, e.g. `DateTime`, `varchar(64)`, `BIGINT`. */
+  nativeType: string;
+}
+
+/**
+ * Rows as plain JS values: numbers, strings (64-bit integers and decimals may
+ * stay strings to keep them exact), booleans, Date for date/time columns, null.
+ */
+export interface QueryResult {
+  columns: ResultColumn[];
+  rows: Array<Record<string, unknown>>;
+}
+
+export interface TableColumn {
+  name: string;
+  nativeType: string;
+  /** The DataService type a request or response parameter on this column takes, when there is one. */
+  paramType: ParamType | undefined;
+}
+
+export interface TableInfo {
+  name: string;
+  columns: TableColumn[];
+  /** ClickHouse engines that merge rows (Replacing/Collapsing/Summing/Aggregating MergeTree) must be read with FINAL. */
+  readFinal: boolean;
+}
+
+/**
+ * One named data source's connection. Everything it runs is a read: MySQL
+ * queries run in a read-only transaction, ClickHouse queries with readonly=1.
+ * Failures are RollgateErrors: QUERY_TIMEOUT, DATASOURCE_ERROR (retriable when
+ * the store is unreachable), NOT_FOUND for a missing table.
+ */
+export interface DataSourceConnector {
+  readonly dialect: Dialect;
+  query(query: BoundSql, options: QueryOptions): Promise<QueryResult>;
+  describeTable(table: string): Promise<TableInfo>;
+  /** Connectivity test: resolves when the store answers a trivial query. */
+  test(): Promise<void>;
+  close(): Promise<void>;
+}
