@@ -46,8 +46,16 @@ export interface TableInfo {
 export interface DataSourceConnector {
   readonly dialect: Dialect;
   query(query: BoundSql, options: QueryOptions): Promise<QueryResult>;
+  /** The SQL as it runs, with every value written as a safely escaped literal: what an admin's test call shows. */
+  display(query: BoundSql): string;
   describeTable(table: string): Promise<TableInfo>;
   /** Connectivity test: resolves when the store answers a trivial query. */
   test(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How to reach a data source; stored encrypted in the catalog, passwords never echoed. */
+export type DataSourceConfig =
+  | { kind: 'clickhouse'; url: string; database: string; user: string; password: string }
+  | { kind: 'mysql'; host: string; port: number; database: string; user: string; password: string }
+  | { kind: 'duckdb'; path: string };
