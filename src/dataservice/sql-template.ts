@@ -323,6 +323,9 @@ function checkCode(sql: string, mask: string): void {
   if (first < 0) throw fail('the script is empty');
   const second = /;[\s;]*[^\s;]/.exec(mask);
   if (second) throw fail(`only one statement can be published; another starts at ${at(sql, second.index + second[0].length - 1)}`);
+  // Paging appends LIMIT after the statement: only whitespace may follow a final `;`, or a comment there would swallow it.
+  const end = mask.indexOf(';');
+  if (end >= 0 && /[^\s;]/.test(sql.slice(end + 1))) throw fail(`nothing may follow the final ";" (${at(sql, end)})`);
   // A raw driver placeholder would bind nothing, or the wrong value.
   const raw = /\?|(?<![A-Za-z0-9_$])\$(?:\d|[A-Za-z_])/.exec(mask);
   if (raw) throw fail(`write parameters as {{name}}, not ${raw[0]}… (${at(sql, raw.index)})`);

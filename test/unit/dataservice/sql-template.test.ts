@@ -322,3 +322,11 @@ describe('renderScript', () => {
     );
   });
 });
+
+describe('a final semicolon', () => {
+  it('may end the script, but nothing may follow it (an appended LIMIT would land in a comment)', async () => {
+    const { parseScript } = await import('../../../src/dataservice/sql-template.js');
+    expect(() => parseScript('SELECT a FROM t ORDER BY a;  ', 'mysql', [])).not.toThrow();
+    expect(() => parseScript('SELECT a FROM t ORDER BY a; -- note', 'mysql', [])).toThrow(/nothing may follow the final ";"/);
+  });
+});
