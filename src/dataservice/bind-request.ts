@@ -41,7 +41,7 @@ export function bindRequest(def: ApiDefinition, raw: RawRequest, dialect: Dialec
   for (const param of def.requestParams) {
     const operator: Operator = 'operator' in param ? param.operator : '=';
     let given = inputs.get(param.name);
-    if (given === undefined && param.default !== undefined) given = [param.default];
+    if (given === undefined && param.default !== undefined) given = { values: [param.default], list: false };
     if (given === undefined) {
       if (param.required) throw missingParameter(param.name);
       continue;
@@ -57,10 +57,16 @@ export function bindRequest(def: ApiDefinition, raw: RawRequest, dialect: Dialec
   return { values, page, format, cacheKey: JSON.stringify([canonical, page?.pageNum, page?.pageSize]) };
 }
 
-function collectInputs(def: ApiDefinition, raw: RawRequest): Map<string, RawScalar[]> {
+/** A parameter's raw values; `list` when the caller sent a list (repeated key, JSON array), so it is never split on commas. */
+interface Input {
+  values: RawScalar[];
+  list: boolean;
+}
+
+function collectInputs(def: ApiDefinition, raw: RawRequest): Map<string, Input> {
   const declared = new Set(def.requestParams.map((p) => p.name));
   const reserved = new Set<string>(RESERVED_PARAMS);
-  const inputs = new Map<string, RawScalar[]>();
+  const inputs = new Map<string, Input>();
   const unknown = (name: string) =>
     invalidParameter(
       name,
@@ -71,7 +77,7 @@ function collectInputs(def: ApiDefinition, raw: RawRequest): Map<string, RawScal
     if (value === undefined || reserved.has(name)) continue;
     if (!declared.has(name)) throw unknown(name);
     const list = (Array.isArray(value) ? value : [value]).filter((v) => v !== '');
-    if (list.length > 0) inputs.set(name, list);
+    if (list.length > 0) inputs.set(name, { values: list, list: Array.isArray(value) });
   }
 
   if (raw.body !== undefined && raw.body !== null) {
@@ -82,30 +88,30 @@ function collectInputs(def: ApiDefinition, raw: RawRequest): Map<string, RawScal
       if (!declared.has(name)) throw unknown(name);
       if (inputs.has(name)) throw invalidParameter(name, `${name} is given in both the query string and the body`);
       if (value === null || value === '') continue;
-      const list = Array.isArray(value) ? value : [value];
+      const list = (Array.isArray(value) ? value : [value]).filter((item) => item !== '');
       for (const item of list) {
         if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean') {
           throw invalidParameter(name, `${name} must be a string, number or boolean${Array.isArray(value) ? ' list' : ''}`);
         }
       }
-      if (list.length > 0) inputs.set(name, list as RawScalar[]);
+      if (list.length > 0) inputs.set(name, { values: list as RawScalar[], list: Array.isArray(value) });
     }
   }
   return inputs;
 }
 
-function bindParam(param: RequestParam, operator: Operator, given: RawScalar[], dialect: Dialect): ParamValue {
+function bindParam(param: RequestParam, operator: Operator, input: Input, dialect: Dialect): ParamValue {
   const name = param.name;
+  const given = input.values;
   const one = (raw: RawScalar) => parseValue(name, param.type, raw, dialect);
+  // A single value may carry a list comma-separated, as DataV sends it; a list sent as a list is taken as is.
+  const items = !input.list && given.length === 1 && typeof given[0] === 'string' ? given[0].split(',') : given;
   switch (operator) {
     case 'in': {
-      // A single query-string value may carry the list comma-separated, as DataV sends it.
-      const items = given.length === 1 && typeof given[0] === 'string' ? given[0].split(',') : given;
       if (items.length > MAX_LIST) throw invalidParameter(name, `${name} takes at most ${MAX_LIST} values`);
       return { kind: 'list', values: items.map(one) };
     }
     case 'between': {
-      const items = given.length === 1 && typeof given[0] === 'string' ? given[0].split(',') : given;
       if (items.length !== 2) throw invalidParameter(name, `${name} takes exactly two values: low,high`);
       const [lo, hi] = items.map(one) as [TypedValue, TypedValue];
       if (compare(lo, hi) > 0) throw invalidParameter(name, `${name}: the low value must not exceed the high value`);
