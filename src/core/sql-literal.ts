@@ -6,6 +6,8 @@
  * interpolated value is always formatted here, never concatenated, and
  * identifiers must be wrapped with `ident()`.
  */
+import type { TypedValue } from '../dataservice/bound-sql.js';
+
 export type SqlValue = string | number | boolean | Date | null;
 
 export class SqlFragment {
@@ -67,6 +69,60 @@ export function formatDateTime(value: Date): string {
   return `toDateTime(${seconds})`;
 }
 
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * A 64-bit integer, exact. ClickHouse reads a literal past UInt64 as Float64, so
+ * anything outside Int64..UInt64 is refused rather than silently rounded.
+ */
+export function formatBigInt(value: bigint): string {
+  if (value < INT64_MIN || value > UINT64_MAX) throw new SqlFormatError('integer outside the 64-bit range');
+  // Wrapped like formatNumber's negatives, so `a -${x}` never becomes a `--` comment.
+  return value < 0n ? `(${value.toString()})` : value.toString();
+}
+
+// 18.16 stores Date as UInt16 days but only reads 1970-01-01..2105-12-31; past that
+// toDate() silently yields 0000-00-00, so such dates are refused here.
+const MIN_DATE = '1970-01-01';
+const MAX_DATE = '2105-12-31';
+
+/** A calendar date `YYYY-MM-DD` (checked to exist: 18.16 turns 2024-02-30 into 2024-03-01). */
+export function formatDate(value: string): string {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (match === null) throw new SqlFormatError('date must be YYYY-MM-DD');
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    throw new SqlFormatError('not a calendar date');
+  }
+  if (value < MIN_DATE || value > MAX_DATE) throw new SqlFormatError(`date outside the Date range (${MIN_DATE} to ${MAX_DATE})`);
+  return `toDate('${value}')`;
+}
+
+/** A DataService request value as a ClickHouse literal of its type. */
+export function formatTypedValue(v: TypedValue): string {
+  switch (v.type) {
+    case 'STRING':
+      return formatString(v.value);
+    case 'INT':
+    case 'DOUBLE':
+      return formatNumber(v.value);
+    case 'LONG':
+      return formatBigInt(v.value);
+    case 'BOOLEAN':
+      return v.value ? '1' : '0';
+    case 'DATE':
+      return formatDate(v.value);
+    case 'DATETIME':
+      return formatDateTime(v.value);
+    default: {
+      const unknown: never = v;
+      throw new SqlFormatError(`unknown value type ${String((unknown as { type?: unknown }).type)}`);
+    }
+  }
+}
+
 export function formatValue(value: SqlValue): string {
   if (value === null) return 'NULL';
   if (typeof value === 'string') return formatString(value);
@@ -80,6 +136,15 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function ident(name: string): SqlFragment {
   if (!IDENTIFIER.test(name)) throw new SqlFormatError(`not a plain identifier: ${JSON.stringify(name)}`);
   return new SqlFragment(`\`${name}\``);
+}
+
+/** `table` or `db.table` as written by an admin, each part a plain identifier. */
+export function parseQualifiedName(name: string): { database: string | undefined; table: string } {
+  const parts = name.split('.');
+  if (parts.length > 2 || !parts.every((p) => IDENTIFIER.test(p))) {
+    throw new SqlFormatError(`not a table name: ${JSON.stringify(name)}`);
+  }
+  return parts.length === 2 ? { database: parts[0], table: parts[1] as string } : { database: undefined, table: name };
 }
 
 /** `db.table` with both parts checked. */

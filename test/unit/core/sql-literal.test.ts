@@ -1,14 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { TypedValue } from '../../../src/dataservice/bound-sql.js';
 import {
   SqlFormatError,
   SqlFragment,
+  formatBigInt,
+  formatDate,
   formatDateTime,
   formatNumber,
   formatString,
+  formatTypedValue,
   formatValue,
   ident,
   join,
+  parseQualifiedName,
   qualified,
   sql,
 } from '../../../src/core/sql-literal.js';
@@ -355,5 +360,125 @@ describe('sql tag', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('formatBigInt', () => {
+  it.each([
+    [0n, '0'],
+    [42n, '42'],
+    [-1n, '(-1)'],
+    [2n ** 53n + 1n, '9007199254740993'],
+    [-(2n ** 63n), '(-9223372036854775808)'],
+    [2n ** 63n - 1n, '9223372036854775807'],
+    [2n ** 64n - 1n, '18446744073709551615'],
+  ])('formats %s as %s', (input, expected) => {
+    expect(formatBigInt(input)).toBe(expected);
+  });
+
+  it.each([2n ** 64n, -(2n ** 63n) - 1n, 10n ** 30n])('rejects %s, outside the 64-bit range', (input) => {
+    expect(() => formatBigInt(input)).toThrow(SqlFormatError);
+  });
+
+  it('property: any 64-bit integer is written exactly, negatives wrapped', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })), (x) => {
+        const text = formatBigInt(x);
+        expect(BigInt(text.replace(/^\((.*)\)$/, '$1'))).toBe(x);
+        expect(/^(\d+|\(-\d+\))$/.test(text)).toBe(true);
+        expect(sql`SELECT 1 -${new SqlFragment(text)}`.text).not.toContain('--');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('formatDate', () => {
+  it.each([
+    ['1970-01-01', "toDate('1970-01-01')"],
+    ['2024-02-29', "toDate('2024-02-29')"],
+    ['2105-12-31', "toDate('2105-12-31')"],
+  ])('formats %s', (input, expected) => {
+    expect(formatDate(input)).toBe(expected);
+  });
+
+  it.each([
+    ['not a date', 'yesterday'],
+    ['a DATETIME', '2024-01-01 00:00:00'],
+    ['one-digit month', '2024-1-01'],
+    ['February 30 (18.16 would read 2024-03-01)', '2024-02-30'],
+    ['February 29 of a common year', '2023-02-29'],
+    ['month 13', '2024-13-01'],
+    ['day 0', '2024-01-00'],
+    ['before 1970 (18.16 reads 0000-00-00)', '1969-12-31'],
+    ['after 2105 (18.16 reads 0000-00-00)', '2106-01-01'],
+    ['a quote', "2024-01-01'"],
+    ['trailing text', '2024-01-01\n'],
+  ])('rejects %s', (_label, input) => {
+    expect(() => formatDate(input)).toThrow(SqlFormatError);
+  });
+
+  it('property: any day from 1970 to 2105 is accepted as itself', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Date.UTC(2105, 11, 31) / 86_400_000 }), (day) => {
+        const text = new Date(day * 86_400_000).toISOString().slice(0, 10);
+        expect(formatDate(text)).toBe(`toDate('${text}')`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('formatTypedValue', () => {
+  it.each<[TypedValue, string]>([
+    [{ type: 'STRING', value: "it's" }, "'it\\'s'"],
+    [{ type: 'INT', value: -7 }, '(-7)'],
+    [{ type: 'INT', value: 2147483647 }, '2147483647'],
+    [{ type: 'DOUBLE', value: 0.5 }, '0.5'],
+    [{ type: 'DOUBLE', value: -1e-7 }, '(-1e-7)'],
+    [{ type: 'LONG', value: 2n ** 53n + 1n }, '9007199254740993'],
+    [{ type: 'LONG', value: -5n }, '(-5)'],
+    [{ type: 'BOOLEAN', value: true }, '1'],
+    [{ type: 'BOOLEAN', value: false }, '0'],
+    [{ type: 'DATE', value: '2024-02-29' }, "toDate('2024-02-29')"],
+    [{ type: 'DATETIME', value: new Date(Date.UTC(2026, 0, 1, 10, 0, 0)) }, 'toDateTime(1767261600)'],
+  ])('formats %o as %s', (input, expected) => {
+    expect(formatTypedValue(input)).toBe(expected);
+  });
+
+  it.each<[string, TypedValue]>([
+    ['a lone surrogate', { type: 'STRING', value: '\ud800' }],
+    ['NaN as INT', { type: 'INT', value: NaN }],
+    ['Infinity as DOUBLE', { type: 'DOUBLE', value: Infinity }],
+    ['a LONG past UInt64', { type: 'LONG', value: 2n ** 64n }],
+    ['an impossible DATE', { type: 'DATE', value: '2024-02-30' }],
+    ['a DATETIME before 1970', { type: 'DATETIME', value: new Date(-1000) }],
+  ])('rejects %s', (_label, input) => {
+    expect(() => formatTypedValue(input)).toThrow(SqlFormatError);
+  });
+
+  it('property: a STRING value stays one literal, whatever it holds', () => {
+    fc.assert(
+      fc.property(anyString.filter((s) => s.isWellFormed()), (value) => {
+        const text = formatTypedValue({ type: 'STRING', value });
+        expect(quotedTokenEnd(text, 0)).toBe(text.length);
+        expect(unescapeLiteral(text)).toBe(value);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('parseQualifiedName', () => {
+  it.each([
+    ['orders', { database: undefined, table: 'orders' }],
+    ['shop.orders', { database: 'shop', table: 'orders' }],
+    ['_a1._b2', { database: '_a1', table: '_b2' }],
+  ])('reads %j', (input, expected) => {
+    expect(parseQualifiedName(input)).toEqual(expected);
+  });
+
+  it.each(['', '.', 'a.', '.a', 'a.b.c', 'a b', 'a`b', '`a`', '"a"', "a'", '1a', 'a;DROP', 'a-b', 'é'])('rejects %j', (input) => {
+    expect(() => parseQualifiedName(input)).toThrow(SqlFormatError);
   });
 });
