@@ -56,8 +56,22 @@ const EnvSchema = z.object({
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   DUCKDB_PATH: z.string().default(':memory:'),
   CACHE_TTL_MS: intInRange(0, 3_600_000, 1000),
+  CACHE_ROLLUP_TTL_MS: intInRange(0, 86_400_000, 60_000),
+  CACHE_L1_TTL_MS: intInRange(0, 60_000, 250),
   API_DEFAULT_PAGE_SIZE: intInRange(1, 100_000, 50),
-  API_MAX_PAGE_SIZE: intInRange(1, 100_000, 1000),
+  API_MAX_PAGE_SIZE: intInRange(1, 100_000, 2000),
+  API_MAX_ROWS: intInRange(1, 1_000_000, 2000),
+  API_TIMEOUT_MS: intInRange(100, 600_000, 10_000),
+  ROLLGATE_ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s === '' ? undefined : s))
+    .refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
+  ROLLGATE_MASTER_KEY: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s === '' ? undefined : s))
+    .refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
   AGGREGATOR_FLUSH_MS: intInRange(100, 600_000, 2000),
   AGGREGATOR_IDLE_MS: intInRange(1000, 86_400_000, 30_000),
   METRICS_PORT: intInRange(0, 65535, 9464),
@@ -74,8 +88,17 @@ export interface Config {
   mysql: { url: string } | undefined;
   redis: { url: string } | undefined;
   duckdb: { path: string };
-  cache: { ttlMs: number };
-  api: { defaultPageSize: number; maxPageSize: number };
+  /**
+   * ttlMs: results of tables no aggregator writes; rollupTtlMs: results of rollup tables, which are
+   * re-keyed whenever an aggregator writes, so they can live longer; l1TtlMs: the in-process layer.
+   */
+  cache: { ttlMs: number; rollupTtlMs: number; l1TtlMs: number };
+  /** maxRows caps an API without pagination; timeoutMs is the default per-API query timeout. */
+  api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number };
+  /** The bearer token of /admin; unset disables the admin API. */
+  admin: { token: string | undefined };
+  /** Encrypts data source passwords and app secrets at rest; unset outside production means a fixed development key. */
+  secrets: { masterKey: string | undefined };
   /** flushMs: partial rows and checkpoints; idleMs: a silent partition follows the others' watermark; port: the aggregate command's /metrics. */
   aggregator: { flushMs: number; idleMs: number; metricsPort: number };
 }
@@ -98,6 +121,12 @@ export function loadConfig(
       'invalid configuration: API_DEFAULT_PAGE_SIZE must not exceed API_MAX_PAGE_SIZE',
     );
   }
+  if (e.NODE_ENV === 'production' && e.ROLLGATE_MASTER_KEY === undefined) {
+    throw new RollgateError(
+      'INVALID_CONFIG',
+      'invalid configuration: ROLLGATE_MASTER_KEY must be set in production (it encrypts stored credentials)',
+    );
+  }
   return {
     env: e.NODE_ENV,
     http: { host: e.HOST, port: e.PORT },
@@ -111,8 +140,15 @@ export function loadConfig(
     mysql: e.MYSQL_URL === undefined ? undefined : { url: e.MYSQL_URL },
     redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL },
     duckdb: { path: e.DUCKDB_PATH },
-    cache: { ttlMs: e.CACHE_TTL_MS },
-    api: { defaultPageSize: e.API_DEFAULT_PAGE_SIZE, maxPageSize: e.API_MAX_PAGE_SIZE },
+    cache: { ttlMs: e.CACHE_TTL_MS, rollupTtlMs: e.CACHE_ROLLUP_TTL_MS, l1TtlMs: e.CACHE_L1_TTL_MS },
+    api: {
+      defaultPageSize: e.API_DEFAULT_PAGE_SIZE,
+      maxPageSize: e.API_MAX_PAGE_SIZE,
+      maxRows: e.API_MAX_ROWS,
+      timeoutMs: e.API_TIMEOUT_MS,
+    },
+    admin: { token: e.ROLLGATE_ADMIN_TOKEN },
+    secrets: { masterKey: e.ROLLGATE_MASTER_KEY },
     aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS, idleMs: e.AGGREGATOR_IDLE_MS, metricsPort: e.METRICS_PORT },
   };
 }

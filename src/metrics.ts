@@ -77,6 +77,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly cacheLookups = new Counter({
+    name: 'rollgate_dataservice_cache_total',
+    help: 'DataService result cache lookups: l1 and redis hits, misses, and bypasses (cache unusable: results read from the store)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly apiCalls = new Histogram({
+    name: 'rollgate_dataservice_call_seconds',
+    help: 'Published API calls, by API and outcome (the errCode, 0 for success)',
+    labelNames: ['api', 'errCode'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'rollgate_' });
   }

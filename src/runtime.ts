@@ -1,4 +1,10 @@
+import { rollups } from '../aggregators/index.js';
 import { MemoryCache, RedisCache, type Cache } from './cache/cache.js';
+import { LocalRevisions, RedisRevisions, type RollupRevisions } from './cache/rollup-revisions.js';
+import { DuckDbClient, MySqlClient } from './dataservice/catalog/sql-client.js';
+import { builtinDataSources } from './dataservice/builtins.js';
+import { createDataService, type DataService } from './dataservice/data-service.js';
+import type { DuckDbStore } from './store/duckdb-store.js';
 import type { Config } from './config.js';
 import type { DependencyCheck } from './http/health-routes.js';
 import { KafkaLog } from './ingest/kafka-log.js';
@@ -23,6 +29,8 @@ export class Runtime {
   private log: TopicLog | undefined;
   private readonly stores = new Map<string, Promise<RollupStore>>();
   private cache: Cache | undefined;
+  private revisions: RollupRevisions | undefined;
+  private dataService: Promise<DataService> | undefined;
 
   constructor(
     readonly config: Config,
@@ -97,6 +105,47 @@ export class Runtime {
       this.checks.push({ name: cache.kind, check: () => cache.ping() });
     }
     return this.cache;
+  }
+
+  /** How aggregators announce writes and gateways re-key cached results: Redis pub/sub, or in-process. */
+  getRevisions(): RollupRevisions {
+    if (this.revisions === undefined) {
+      const revisions =
+        this.config.redis === undefined ? new LocalRevisions() : new RedisRevisions(this.config.redis.url, this.logger.child({ component: 'revisions' }));
+      this.revisions = revisions;
+      this.track('revisions', () => revisions.close());
+    }
+    return this.revisions;
+  }
+
+  /** The DataService layer, its catalog in MySQL when configured, else in the embedded DuckDB. */
+  getDataService(): Promise<DataService> {
+    this.dataService ??= (async () => {
+      const catalog = this.config.mysql === undefined ? await DuckDbClient.open((await this.embeddedStore()).database) : await MySqlClient.open(this.config.mysql.url);
+      this.track('catalog', () => catalog.close());
+      const service = await createDataService({
+        config: this.config,
+        logger: this.logger,
+        metrics: this.metrics,
+        catalog,
+        sharedCache: await this.getCache(),
+        revisions: this.getRevisions(),
+        builtinSources: builtinDataSources(this.config, async () => (await this.embeddedStore()).database),
+        rollups,
+      });
+      this.track('dataservice', () => service.close());
+      return service;
+    })();
+    return this.dataService;
+  }
+
+  private async embeddedStore(): Promise<DuckDbStore> {
+    let opening = this.stores.get('duckdb');
+    if (opening === undefined) {
+      opening = this.openStore('duckdb');
+      this.stores.set('duckdb', opening);
+    }
+    return (await opening) as DuckDbStore;
   }
 
   track(name: string, close: () => Promise<void>): void {

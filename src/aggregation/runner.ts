@@ -1,3 +1,4 @@
+import type { RollupRevisions } from '../cache/rollup-revisions.js';
 import { createEventDecoder, messageKey, type DeadLetterReason } from '../core/event-schema.js';
 import { idleRaises } from '../core/idleness.js';
 import type { RollupSpec } from '../core/rollup-spec.js';
@@ -22,6 +23,8 @@ export interface AggregatorOptions {
   topicPrefix: string;
   /** Clock for idleness, retention and metrics only; event time never comes from it. */
   now?: () => number;
+  /** Told after every write that changed rows, so gateways re-key cached results of this rollup. */
+  revisions?: RollupRevisions;
 }
 
 export function deadLetterTopic(topic: string): string {
@@ -324,6 +327,10 @@ export class AggregatorRunner {
     this.failures = 0;
     this.retryAt = 0;
     metrics.rowsWritten.inc(this.labels, write.rows.length);
+    if (write.rows.length > 0 && this.options.revisions !== undefined) {
+      // Best effort: if the announcement is lost, cached pages of this rollup live until their TTL.
+      await this.options.revisions.advanced(spec.sink.table).catch((err: unknown) => logger.warn({ err }, 'could not announce the write to gateways'));
+    }
     metrics.windowsClosed.inc(this.labels, write.windowsClosed);
     if (this.state === 'waiting-for-store') {
       this.state = 'running';

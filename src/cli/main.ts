@@ -3,7 +3,6 @@ import { findRollup, rollups } from '../../aggregators/index.js';
 import { AggregatorRunner } from '../aggregation/runner.js';
 import { loadConfigFromProcess, type Config } from '../config.js';
 import { DemoMetricsProducer } from '../demo/metrics-producer.js';
-import { RollupService } from '../dataservice/rollup-service.js';
 import { RollgateError } from '../errors.js';
 import type { Server } from 'node:http';
 import { createOpsServer } from '../http/ops-server.js';
@@ -83,13 +82,12 @@ async function startGateway(rt: Runtime): Promise<Stopper> {
     const store = await rt.storeFor(spec);
     await store.ensureTable(spec).catch((err: unknown) => rt.logger.warn({ err, rollup: spec.name }, 'could not ensure rollup table'));
   }
-  const cache = await rt.getCache();
   const app = await createGateway({
     config: rt.config,
     logger: rt.logger,
-    rollupService: new RollupService((spec) => rt.storeFor(spec), cache, rt.config.cache.ttlMs, rt.logger),
     checks: rt.checks,
     metrics: rt.metrics,
+    dataService: await rt.getDataService(),
   });
   await app.listen({ host: rt.config.http.host, port: rt.config.http.port });
   const base = baseUrl(rt, app.server.address());
@@ -99,6 +97,10 @@ async function startGateway(rt: Runtime): Promise<Stopper> {
       `rollgate is listening on ${base}`,
       ...rollups.map((r) => `  REST     ${base}/api/${r.name}?pageSize=20`),
       `  GraphQL  ${base}/graphql`,
+      `  OpenAPI  ${base}/openapi.json`,
+      rt.config.admin.token === undefined
+        ? '  admin    disabled (set ROLLGATE_ADMIN_TOKEN to manage data sources and APIs at /admin)'
+        : `  admin    ${base}/admin/apis (Authorization: Bearer $ROLLGATE_ADMIN_TOKEN)`,
       `  health   ${base}/healthz   ready: ${base}/readyz   metrics: ${base}/metrics`,
       ...Object.entries(rt.describe()).map(([k, v]) => `  ${k.padEnd(8)} ${v}`),
       '',
@@ -121,6 +123,7 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
     flushMs: rt.config.aggregator.flushMs,
     idleMs: rt.config.aggregator.idleMs,
     topicPrefix: rt.config.topicPrefix,
+    revisions: rt.getRevisions(),
   });
   rt.checks.push({
     name: `aggregator ${spec.name}`,

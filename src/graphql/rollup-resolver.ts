@@ -1,6 +1,7 @@
 import { Arg, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
-import { parseRollupParams } from '../dataservice/rollup-params.js';
+import type { PagedData } from '../dataservice/execute-api.js';
+import { RollgateError } from '../errors.js';
 import type { GraphQLContext } from './context.js';
 import { CpuMemFilter, CpuMemRollupPage } from './cpu-mem-types.js';
 
@@ -13,22 +14,33 @@ export class RollupResolver {
     @Arg('pageNum', () => Int, { nullable: true }) pageNum?: number,
     @Arg('pageSize', () => Int, { nullable: true }) pageSize?: number,
   ): Promise<CpuMemRollupPage> {
-    const { finalOnly, ...rest } = filter ?? {};
-    const request = parseRollupParams(cpuMem5min, { ...rest, final: finalOnly, pageNum, pageSize }, ctx.limits);
-    const page = await ctx.rollups.page(cpuMem5min, request);
+    const api = ctx.apis.route(`/${cpuMem5min.name}`);
+    if (api === undefined) throw new RollgateError('INTERNAL', 'the built-in cpu-mem-5min API is missing');
+    const f = filter ?? {};
+    const query: Record<string, string> = {};
+    if (f.ip !== undefined) query['ip'] = f.ip;
+    if (f.pid !== undefined) query['pid'] = String(f.pid);
+    if (f.from !== undefined) query['from'] = f.from.toISOString();
+    if (f.to !== undefined) query['to'] = f.to.toISOString();
+    // finalOnly: false means "all windows", not "open windows only" as final=false does over REST.
+    if (f.finalOnly === true) query['final'] = 'true';
+    if (pageNum !== undefined) query['pageNum'] = String(pageNum);
+    if (pageSize !== undefined) query['pageSize'] = String(pageSize);
+    const result = await ctx.apis.call(api, { query }, { limits: ctx.limits, cache: ctx.cache });
+    const page = result.data as PagedData;
     return {
-      pageNum: request.pageNum,
-      pageSize: request.pageSize,
+      pageNum: page.pageNum,
+      pageSize: page.pageSize,
       totalNum: page.totalNum,
       rows: page.rows.map((r) => ({
-        windowStart: new Date(r.windowStart),
-        ip: String(r.group['ip']),
-        pid: Number(r.group['pid']),
-        mem: r.measures['mem'] ?? 0,
-        cpuUsagePct: r.measures['cpu_usage_pct'] ?? 0,
-        memUsagePct: r.measures['mem_usage_pct'] ?? 0,
-        samples: r.measures['samples'] ?? 0,
-        final: r.final,
+        windowStart: new Date(String(r['window_start'])),
+        ip: String(r['ip']),
+        pid: Number(r['pid']),
+        mem: Number(r['mem']),
+        cpuUsagePct: Number(r['cpu_usage_pct']),
+        memUsagePct: Number(r['mem_usage_pct']),
+        samples: Number(r['samples']),
+        final: r['final'] === true,
       })),
     };
   }

@@ -3,9 +3,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { rollups } from '../../aggregators/index.js';
 import type { Config } from '../config.js';
-import type { RollupService } from '../dataservice/rollup-service.js';
 import { RollgateError, toRollgateError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/format-error.js';
@@ -14,15 +12,21 @@ import type { Logger } from '../logger.js';
 import { failure } from './envelope.js';
 import type { Metrics } from '../metrics.js';
 import { registerHealthRoutes, registerMetricsRoute, type DependencyCheck } from './health-routes.js';
-import { registerRollupRoutes } from './rollup-routes.js';
+import { registerApiRoutes } from './api-routes.js';
+import { registerAdminRoutes } from './admin-routes.js';
+import type { DataService } from '../dataservice/data-service.js';
+import { openApiDocument } from '../dataservice/openapi.js';
 
 export interface GatewayDeps {
   config: Config;
   logger: Logger;
-  rollupService: RollupService;
   checks: readonly DependencyCheck[];
   metrics: Metrics;
+  dataService: DataService;
 }
+
+/** Largest request body accepted (POST API parameters, admin definitions); beyond it, 413. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** The one HTTP server: REST DataService, GraphQL, health. */
 export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance> {
@@ -34,6 +38,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
+    bodyLimit: BODY_LIMIT_BYTES,
   });
 
   app.addHook('onSend', async (request, reply) => {
@@ -44,9 +49,11 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     const rollgateError =
       error instanceof RollgateError
         ? error
-        : isClientError(error)
-          ? new RollgateError('INVALID_PARAMETER', error.message)
-          : toRollgateError(error);
+        : statusOf(error) === 413
+          ? new RollgateError('PAYLOAD_TOO_LARGE', `the request body is larger than ${BODY_LIMIT_BYTES} bytes`)
+          : isClientError(error)
+            ? new RollgateError('INVALID_PARAMETER', error.message)
+            : toRollgateError(error);
     if (rollgateError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
     reply.code(rollgateError.httpStatus);
     return failure(request.id, rollgateError);
@@ -59,7 +66,10 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
 
   registerHealthRoutes(app, deps.checks);
   registerMetricsRoute(app, deps.metrics);
-  registerRollupRoutes(app, { rollups, service: deps.rollupService, limits: config.api });
+  const { apis, dataSources, cache } = deps.dataService;
+  registerApiRoutes(app, { apis, cache, metrics: deps.metrics, limits: config.api });
+  await registerAdminRoutes(app, { token: config.admin.token, apis, dataSources, limits: config.api });
+  app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema: await buildGraphQLSchema(),
@@ -71,27 +81,36 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   await apollo.start();
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
-    context: async (request) => ({ rollups: deps.rollupService, limits: config.api, requestId: request.id }),
+    context: async (request) => ({ apis, cache, limits: config.api, requestId: request.id }),
   });
 
   app.get('/', async (_request, reply) => {
     reply.type('text/html; charset=utf-8');
-    return indexPage();
+    return indexPage(apis.served().map((a) => ({ path: `/api${a.definition.path}`, description: a.definition.description })));
   });
 
   return app;
 }
 
-function isClientError(error: unknown): error is Error {
-  const status = (error as { statusCode?: unknown }).statusCode;
-  return error instanceof Error && typeof status === 'number' && status >= 400 && status < 500;
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
 }
 
-function indexPage(): string {
-  const links = rollups.map((r) => `<li><a href="/api/${r.name}">/api/${r.name}</a> — ${r.description}</li>`).join('');
+function isClientError(error: unknown): error is Error {
+  const status = statusOf(error);
+  return error instanceof Error && status !== undefined && status >= 400 && status < 500;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function indexPage(apis: Array<{ path: string; description: string }>): string {
+  const links = apis.map((a) => `<li><a href="${escapeHtml(a.path)}">${escapeHtml(a.path)}</a> — ${escapeHtml(a.description)}</li>`).join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>rollgate</title></head>
 <body style="font-family:system-ui;background:#0b1221;color:#d6e2ff;padding:2rem">
 <h1>rollgate</h1><p>Streaming rollups served over REST and GraphQL.</p>
-<ul>${links}<li><a href="/graphql">/graphql</a> — GraphQL</li><li><a href="/readyz">/readyz</a> — readiness</li></ul>
+<ul>${links}<li><a href="/graphql">/graphql</a> — GraphQL</li><li><a href="/openapi.json">/openapi.json</a> — OpenAPI</li><li><a href="/readyz">/readyz</a> — readiness</li></ul>
 </body></html>`;
 }

@@ -1,30 +1,82 @@
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import { rollups } from '../../aggregators/index.js';
 import { MemoryCache } from '../../src/cache/cache.js';
+import { LocalRevisions } from '../../src/cache/rollup-revisions.js';
 import { loadConfig } from '../../src/config.js';
+import { DuckDbClient } from '../../src/dataservice/catalog/sql-client.js';
+import { builtinDataSources } from '../../src/dataservice/builtins.js';
+import { createDataService } from '../../src/dataservice/data-service.js';
 import { Metrics } from '../../src/metrics.js';
-import { RollupService } from '../../src/dataservice/rollup-service.js';
 import type { DependencyCheck } from '../../src/http/health-routes.js';
 import { createGateway } from '../../src/http/server.js';
-import type { RollupStore } from '../../src/store/rollup-store.js';
+import { Runtime } from '../../src/runtime.js';
+import type { DuckDbStore } from '../../src/store/duckdb-store.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** A gateway on the given store with an in-process cache, for `app.inject()`. */
-export async function testGateway(store: RollupStore, checks: DependencyCheck[] = [], env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const config = loadConfig({ CACHE_TTL_MS: '0', ...env });
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/**
+ * A gateway on an embedded DuckDB store, for `app.inject()`: the built-in
+ * rollup APIs read that store, the catalog lives in it, the cache is in-process.
+ */
+export async function testGateway(
+  store: DuckDbStore,
+  checks: DependencyCheck[] = [],
+  env: Record<string, string> = {},
+): Promise<FastifyInstance & { revisions: LocalRevisions }> {
+  const config = loadConfig({ CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', ROLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent', ...env });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const revisions = new LocalRevisions();
+  const catalog = await DuckDbClient.open(store.database);
+  const dataService = await createDataService({
+    config,
+    logger: silentLogger,
+    metrics,
+    catalog,
+    sharedCache: new MemoryCache(),
+    revisions,
+    builtinSources: builtinDataSources(config, async () => store.database),
+    rollups,
+  });
   const app = await createGateway({
     config,
     logger: silentLogger,
-    rollupService: new RollupService(async () => store, new MemoryCache(), config.cache.ttlMs, silentLogger),
     checks,
-    metrics: new Metrics({ defaultMetrics: false }),
+    metrics,
+    dataService,
+  });
+  app.addHook('onClose', async () => {
+    await dataService.close();
+    await catalog.close();
   });
   await app.ready();
-  return app;
+  return Object.assign(app, { revisions });
 }
+
+export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
 export interface GraphQLResponse<T> {
   data?: T;
   errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+}
+
+/**
+ * A gateway composed exactly as `rollgate serve` composes it (Runtime), on
+ * the services `env` names, for `app.inject()` against the real stack.
+ */
+export async function stackGateway(env: Record<string, string>): Promise<{ app: FastifyInstance; rt: Runtime }> {
+  const config = loadConfig({ LOG_LEVEL: 'silent', ROLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env });
+  const rt = new Runtime(config, silentLogger);
+  const app = await createGateway({
+    config,
+    logger: silentLogger,
+    checks: rt.checks,
+    metrics: rt.metrics,
+    dataService: await rt.getDataService(),
+  });
+  app.addHook('onClose', () => rt.close());
+  await app.ready();
+  return { app, rt };
 }

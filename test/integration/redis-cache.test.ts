@@ -1,9 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
 import { RedisCache } from '../../src/cache/cache.js';
-import { RollupService } from '../../src/dataservice/rollup-service.js';
-import type { RollupStore } from '../../src/store/rollup-store.js';
-import { DuckDbStore } from '../../src/store/duckdb-store.js';
+import { RedisRevisions } from '../../src/cache/rollup-revisions.js';
 import { uniqueName } from '../helpers/events.js';
 import { silentLogger } from '../helpers/gateway.js';
 import { stackEnv } from '../helpers/stack.js';
@@ -21,20 +18,32 @@ describe('RedisCache on the real Redis', () => {
     expect(await cache.get('other')).toBeUndefined();
     await waitFor('expiry', async () => ((await cache.get('k')) === undefined ? true : undefined), 5000, 50);
   });
+});
 
-  it('lets RollupService answer a repeated page from the cache, not the store', async () => {
-    const duck = await DuckDbStore.open(':memory:');
-    await duck.ensureTable(cpuMem5min);
-    let storeReads = 0;
-    const counting: RollupStore = Object.assign(Object.create(duck) as RollupStore, {
-      query: (spec: Parameters<RollupStore['query']>[0], q: Parameters<RollupStore['query']>[1]) => ((storeReads += 1), duck.query(spec, q)),
-    });
-    const service = new RollupService(async () => counting, cache, 60_000, silentLogger);
-    const request = { pageNum: 1, pageSize: 10, query: { equals: { ip: uniqueName('ip') }, limit: 10, offset: 0 } };
-    const first = await service.page(cpuMem5min, request);
-    const second = await service.page(cpuMem5min, request);
-    expect(second).toEqual(first);
-    expect(storeReads).toBe(1);
-    await duck.close();
+describe('RedisRevisions on the real Redis', () => {
+  it("carries one process's write announcement to another, which re-keys at once", async () => {
+    const table = uniqueName('table');
+    const aggregator = new RedisRevisions(stack.REDIS_URL, silentLogger);
+    const gateway = new RedisRevisions(stack.REDIS_URL, silentLogger);
+    try {
+      const before = await waitFor('the subscription', () => gateway.current([table]));
+      expect(before).toEqual(['0']);
+      await aggregator.advanced(table);
+      await aggregator.advanced(table);
+      await waitFor('the announcement', async () => ((await gateway.current([table]))?.[0] === '2' ? true : undefined), 5000, 20);
+    } finally {
+      await aggregator.close();
+      await gateway.close();
+    }
+  });
+
+  it('knows nothing while Redis is unreachable, so callers bypass the cache', async () => {
+    const down = new RedisRevisions('redis://127.0.0.1:1', silentLogger);
+    try {
+      expect(await down.current(['t'])).toBeUndefined();
+      await expect(down.advanced('t')).rejects.toThrow();
+    } finally {
+      await down.close();
+    }
   });
 });

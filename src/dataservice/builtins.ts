@@ -1,0 +1,117 @@
+import type { DuckDBInstance } from '@duckdb/node-api';
+import type { Config } from '../config.js';
+import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
+import type { BuiltinApi } from './api-service.js';
+import type { ParamType } from './bound-sql.js';
+import type { BuiltinDataSource } from './data-sources.js';
+import type { DataSourceConfig, DataSourceConnector } from './datasources/connector.js';
+import { createConnector } from './datasources/index.js';
+import type { WizardDefinition } from './definition.js';
+
+/**
+ * What the deployment brings without any admin action: its rollup stores as
+ * data sources, and each rollup as a published API over them.
+ */
+
+/** The data source holding a rollup store's tables; embedded DuckDB stands in for either when unset. */
+export function builtinSourceName(store: RollupSpec['sink']['store']): string {
+  return store === 'clickhouse' ? 'builtin_clickhouse' : 'builtin_mysql';
+}
+
+const PARAM_TYPE: Record<ColumnType, ParamType> = { string: 'STRING', uint32: 'LONG', uint64: 'LONG', int64: 'LONG', float64: 'DOUBLE' };
+
+/**
+ * Each rollup is an ordinary published wizard API over its table: equality on
+ * every group column, `from`/`to` on the window start, `final`, newest window
+ * first. Rows keep the shape the foundation served at `/api/<rollup>`.
+ */
+export function builtinRollupApi(spec: RollupSpec): BuiltinApi {
+  const columnType = (name: string): ParamType => {
+    const field = spec.source.fields.find((f) => f.name === name);
+    return field === undefined || field.type === 'timestamp' ? 'STRING' : PARAM_TYPE[field.type];
+  };
+  const definition: WizardDefinition = {
+    mode: 'wizard',
+    name: spec.name.replace(/-/g, '_'),
+    group: 'rollups',
+    path: `/${spec.name}`,
+    method: 'GET',
+    description: spec.description,
+    dataSource: builtinSourceName(spec.sink.store),
+    table: spec.sink.table,
+    pagination: true,
+    datav: false,
+    requestParams: [
+      ...spec.groupBy.map((g) => ({
+        name: g,
+        column: g,
+        type: columnType(g),
+        operator: '=' as const,
+        required: false,
+        description: `Only rows of this ${g}`,
+      })),
+      { name: 'from', column: 'window_start', type: 'DATETIME', operator: '>=', required: false, description: 'Windows starting at or after this time' },
+      { name: 'to', column: 'window_start', type: 'DATETIME', operator: '<', required: false, description: 'Windows starting before this time' },
+      { name: 'final', column: 'final', type: 'BOOLEAN', operator: '=', required: false, description: 'true: closed windows only; false: open (partial) windows only' },
+    ],
+    responseParams: [
+      { column: 'window_start', type: 'DATETIME', description: 'Window start, UTC' },
+      ...spec.groupBy.map((g) => ({ column: g, type: columnType(g), description: 'Group key' })),
+      ...spec.measures.map((m) => ({ column: m.name, type: PARAM_TYPE[m.type], description: m.description })),
+      { column: 'final', type: 'BOOLEAN', description: 'The window is closed and will not change' },
+    ],
+    sort: [{ column: 'window_start', order: 'DESC' }, ...spec.groupBy.map((g) => ({ column: g, order: 'ASC' as const }))],
+  };
+  return { id: `builtin-${spec.name}`, definition };
+}
+
+/**
+ * The rollup stores as data sources `builtin_clickhouse` and `builtin_mysql`;
+ * where a store is not configured, the embedded DuckDB that stands in for it
+ * (the same instance the aggregators write, so reads see their rows).
+ */
+export function builtinDataSources(config: Config, embedded: () => Promise<DuckDBInstance>): BuiltinDataSource[] {
+  return (['clickhouse', 'mysql'] as const).map((kind) => {
+    const name = builtinSourceName(kind);
+    const source = storeConfig(config, kind);
+    let opening: Promise<DataSourceConnector> | undefined;
+    const connector = (): Promise<DataSourceConnector> => {
+      if (opening === undefined) {
+        const attempt = (async () =>
+          source.kind === 'duckdb' ? createConnector(name, source, { duckdb: await embedded() }) : createConnector(name, source))();
+        opening = attempt;
+        attempt.catch(() => {
+          if (opening === attempt) opening = undefined;
+        });
+      }
+      return opening;
+    };
+    return {
+      name,
+      description: `the ${kind} rollup store${source.kind === 'duckdb' ? ' (embedded DuckDB stands in)' : ''}`,
+      config: source,
+      connector,
+      close: async () => {
+        const open = opening;
+        opening = undefined;
+        if (open !== undefined) await (await open.catch(() => undefined))?.close();
+      },
+    };
+  });
+}
+
+function storeConfig(config: Config, kind: 'clickhouse' | 'mysql'): DataSourceConfig {
+  if (kind === 'clickhouse' && config.clickhouse !== undefined) return { kind: 'clickhouse', ...config.clickhouse };
+  if (kind === 'mysql' && config.mysql !== undefined) {
+    const u = new URL(config.mysql.url);
+    return {
+      kind: 'mysql',
+      host: u.hostname,
+      port: u.port === '' ? 3306 : Number(u.port),
+      database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'rollgate',
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+    };
+  }
+  return { kind: 'duckdb', path: config.duckdb.path };
+}

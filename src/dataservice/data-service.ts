@@ -1,0 +1,70 @@
+import type { Cache } from '../cache/cache.js';
+import type { RollupRevisions } from '../cache/rollup-revisions.js';
+import type { Config } from '../config.js';
+import type { RollupSpec } from '../core/rollup-spec.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { SecretBox } from '../security/secret-box.js';
+import { ApiService } from './api-service.js';
+import { builtinRollupApi } from './builtins.js';
+import { CatalogStore } from './catalog/catalog-store.js';
+import type { SqlClient } from './catalog/sql-client.js';
+import { DataSources, type BuiltinDataSource } from './data-sources.js';
+import { ResultCache } from './result-cache.js';
+
+/** Only for deployments that never set ROLLGATE_MASTER_KEY outside production (config refuses it in production). */
+const DEVELOPMENT_MASTER_KEY = 'rollgate-development-master-key-not-secret';
+
+export interface DataService {
+  apis: ApiService;
+  dataSources: DataSources;
+  cache: ResultCache;
+  close(): Promise<void>;
+}
+
+export interface DataServiceDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /** Where data sources and API definitions live. */
+  catalog: SqlClient;
+  sharedCache: Cache;
+  revisions: RollupRevisions;
+  builtinSources: readonly BuiltinDataSource[];
+  rollups: readonly RollupSpec[];
+}
+
+/** The DataService layer: catalog, data sources, the API lifecycle and route table, the result cache. */
+export async function createDataService(deps: DataServiceDeps): Promise<DataService> {
+  const { config, logger } = deps;
+  if (config.secrets.masterKey === undefined) {
+    logger.warn('ROLLGATE_MASTER_KEY is not set: stored credentials are sealed with a development key that is not secret');
+  }
+  const catalog = new CatalogStore(deps.catalog);
+  await catalog.init();
+  const dataSources = new DataSources(
+    catalog,
+    new SecretBox(config.secrets.masterKey ?? DEVELOPMENT_MASTER_KEY),
+    deps.builtinSources,
+    logger.child({ component: 'datasources' }),
+  );
+  const apis = new ApiService(catalog, dataSources, deps.rollups.map(builtinRollupApi), logger.child({ component: 'apis' }));
+  await apis.start();
+  const cache = new ResultCache(
+    deps.sharedCache,
+    deps.revisions,
+    new Set(deps.rollups.map((r) => r.sink.table.toLowerCase())),
+    config.cache,
+    deps.metrics,
+    logger.child({ component: 'result-cache' }),
+  );
+  return {
+    apis,
+    dataSources,
+    cache,
+    close: async () => {
+      apis.stop();
+      await dataSources.close();
+    },
+  };
+}
