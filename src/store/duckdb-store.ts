@@ -154,6 +154,11 @@ export class DuckDbStore implements RollupStore {
     return { totalNum, rows: dataReader.getRowObjects().map((r) => toStoredRow(spec, Number(r['window_start_ms']), r, r['final'] === true)) };
   }
 
+  /** The instance itself, so the gateway's built-in data source reads the same in-memory database. */
+  get database(): DuckDBInstance {
+    return this.instance;
+  }
+
   async ping(): Promise<void> {
     await this.reader.run('SELECT 1');
   }

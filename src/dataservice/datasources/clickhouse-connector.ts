@@ -1,0 +1,343 @@
+import { randomUUID } from 'node:crypto';
+import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { SqlFormatError, formatString, formatTypedValue, parseQualifiedName } from '../../core/sql-literal.js';
+import { RollgateError } from '../../errors.js';
+import type { BoundSql, ParamType } from '../bound-sql.js';
+import type { DataSourceConfig, DataSourceConnector, QueryOptions, QueryResult, TableColumn, TableInfo } from './connector.js';
+
+export type ClickHouseSourceConfig = Extract<DataSourceConfig, { kind: 'clickhouse' }>;
+
+/** For the connector's own metadata queries (describeTable, test). */
+const METADATA_LIMITS: QueryOptions = { timeoutMs: 10_000, maxRows: 10_000 };
+
+// Server error codes (ErrorCodes.cpp) that mean "ran out of time".
+const TIMEOUT_EXCEEDED = '159';
+const QUERY_WAS_CANCELLED = '394';
+
+/** Engines that keep several versions of a row until a merge: reads need FINAL. */
+const MERGING_ENGINE = /^(Replicated)?(Replacing|Collapsing|VersionedCollapsing|Summing|Aggregating)MergeTree$/;
+
+interface JsonCompactBody {
+  meta: Array<{ name: string; type: string }>;
+  data: unknown[][];
+}
+
+/**
+ * A ClickHouse data source over HTTP, for 18.16 and current releases.
+ *
+ * Values are written into the text by the audited literal formatter (18.16 has
+ * no server-side parameters), so `display()` is exactly what is sent.
+ *
+ * Every query carries readonly=1: no writes, no DDL, no SET, no table
+ * functions (`url()`, `file()`, `remote()` could reach beyond the database).
+ * Settings in the same request still apply, because the server checks them
+ * against the user's profile before applying readonly (verified on 18.16).
+ *
+ * max_result_rows uses result_overflow_mode='break', so a result longer than
+ * the caller's "one more than served" probe is cut rather than failed. The cut
+ * is per block (18.16 returned all 100,000 rows of a GROUP BY for a limit of
+ * 21, and stopped an endless `system.numbers` after one block), so rows past
+ * maxRows are dropped here as well. On 18.16 the limit does not reach FROM/IN/
+ * JOIN subqueries (verified); ClickHouse documents that it is also checked on
+ * remote shards of a Distributed query, where 'break' could cut partial
+ * results — callers always add their own LIMIT, which makes the setting a
+ * backstop for unbounded scripts only.
+ *
+ * Timeouts: max_execution_time on the server, and the client's own timer,
+ * which aborts the request and sends KILL QUERY — 18.16 keeps running a query
+ * whose HTTP client went away.
+ */
+export class ClickHouseConnector implements DataSourceConnector {
+  readonly dialect = 'clickhouse' as const;
+  private readonly client: ClickHouseClient;
+  private timezone: Promise<string> | undefined;
+
+  constructor(
+    private readonly name: string,
+    private readonly config: ClickHouseSourceConfig,
+  ) {
+    this.client = createClient({
+      url: config.url,
+      username: config.user,
+      password: config.password,
+      database: config.database,
+      // Each query is cut by its own AbortSignal at its timeoutMs; this only bounds a request nobody aborted.
+      request_timeout: 300_000,
+      // Failures reach the caller as RollgateErrors with their cause; the client's own console log would
+      // print server messages (and query text) outside the injected logger.
+      log: { level: ClickHouseLogLevel.OFF },
+      // Response compression would add enable_http_compression to every request; results are small.
+      compression: { request: false, response: false },
+      // 18.16 rejects settings it does not know; send none by default.
+      clickhouse_settings: {},
+    });
+  }
+
+  display(query: BoundSql): string {
+    return render(query);
+  }
+
+  async query(query: BoundSql, options: QueryOptions): Promise<QueryResult> {
+    const body = await this.run(render(query), options);
+    const timezones = await this.columnTimezones(body.meta);
+    const rows: Array<Record<string, unknown>> = [];
+    for (const tuple of body.data.slice(0, Math.max(0, options.maxRows))) {
+      const row: Record<string, unknown> = {};
+      body.meta.forEach((column, i) => {
+        row[column.name] = fromJson(tuple[i], column.type, timezones[i]);
+      });
+      rows.push(row);
+    }
+    return { columns: body.meta.map((c) => ({ name: c.name, nativeType: c.type })), rows };
+  }
+
+  async describeTable(table: string): Promise<TableInfo> {
+    const { database = this.config.database, table: name } = tableName(table);
+    const where = `database = ${formatString(database)} AND table = ${formatString(name)}`;
+    const tables = await this.run(
+      `SELECT engine FROM system.tables WHERE database = ${formatString(database)} AND name = ${formatString(name)}`,
+      METADATA_LIMITS,
+    );
+    const engine = tables.data[0]?.[0];
+    if (typeof engine !== 'string') throw new RollgateError('NOT_FOUND', `table ${table} not found`);
+    // system.columns lists a table's columns in their declared order (18.16 has no `position` to sort by).
+    const columns = await this.run(`SELECT name, type FROM system.columns WHERE ${where}`, METADATA_LIMITS);
+    return {
+      name: table,
+      columns: columns.data.map(([columnName, type]): TableColumn => ({
+        name: String(columnName),
+        nativeType: String(type),
+        paramType: clickhouseParamType(String(type)),
+      })),
+      readFinal: MERGING_ENGINE.test(engine),
+    };
+  }
+
+  async test(): Promise<void> {
+    try {
+      await this.run('SELECT 1', METADATA_LIMITS);
+    } catch (err) {
+      const cause = err instanceof RollgateError ? (err.cause ?? err) : err;
+      throw new RollgateError('DATASOURCE_ERROR', `data source "${this.name}" did not answer a test query`, { cause, retriable: true });
+    }
+  }
+
+  /**
+   * The server's time zone: DateTime columns without their own zone are
+   * written in it. Asked once, on the first DateTime result.
+   */
+  serverTimezone(): Promise<string> {
+    if (this.timezone === undefined) {
+      const asking = this.run('SELECT timezone()', METADATA_LIMITS).then((body) => String(body.data[0]?.[0] ?? 'UTC'));
+      asking.catch(() => {
+        this.timezone = undefined;
+      });
+      this.timezone = asking;
+    }
+    return this.timezone;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async run(text: string, options: QueryOptions): Promise<JsonCompactBody> {
+    const queryId = randomUUID();
+    const abort = new AbortController();
+    let timedOut = false;
+    let killing: Promise<void> | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+      // 18.16 keeps running a query whose HTTP client went away: stop it explicitly.
+      killing = this.kill(queryId);
+    }, options.timeoutMs);
+    try {
+      const result = await this.client.query({
+        query: text,
+        format: 'JSONCompact',
+        query_id: queryId,
+        abort_signal: abort.signal,
+        clickhouse_settings: readOnlySettings(options),
+      });
+      return parseBody(await result.json<unknown>());
+    } catch (err) {
+      if (timedOut || isServerTimeout(err)) {
+        await killing;
+        throw new RollgateError('QUERY_TIMEOUT', `query exceeded ${options.timeoutMs} ms`, { cause: err });
+      }
+      throw this.failure(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async kill(queryId: string): Promise<void> {
+    try {
+      // Without readonly: KILL is refused in readonly mode. The id is ours, a UUID.
+      await this.client.command({ query: `KILL QUERY WHERE query_id = ${formatString(queryId)} ASYNC` });
+    } catch {
+      // Best effort: max_execution_time stops it on the server anyway.
+    }
+  }
+
+  private failure(err: unknown): RollgateError {
+    if (err instanceof RollgateError) return err;
+    const code = serverErrorCode(err);
+    if (code !== undefined) {
+      return new RollgateError('DATASOURCE_ERROR', `data source "${this.name}": clickhouse error ${code}`, { cause: err });
+    }
+    return new RollgateError('DATASOURCE_ERROR', `data source "${this.name}" is unreachable`, { cause: err, retriable: true });
+  }
+
+  /** Per column, the zone its DateTime text is written in (undefined for other types). */
+  private async columnTimezones(meta: JsonCompactBody['meta']): Promise<Array<string | undefined>> {
+    const out: Array<string | undefined> = [];
+    for (const { type } of meta) {
+      const inner = unwrap(type);
+      const zoned = /^DateTime\('([^']+)'\)$/.exec(inner);
+      if (zoned !== null) out.push(zoned[1]);
+      else out.push(inner === 'DateTime' ? await this.serverTimezone() : undefined);
+    }
+    return out;
+  }
+}
+
+function render(query: BoundSql): string {
+  try {
+    return query.render((_, value) => formatTypedValue(value));
+  } catch (err) {
+    if (err instanceof SqlFormatError) throw new RollgateError('INVALID_PARAMETER', `value cannot be sent to ClickHouse: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function tableName(table: string): { database: string | undefined; table: string } {
+  try {
+    return parseQualifiedName(table);
+  } catch (err) {
+    throw new RollgateError('INVALID_PARAMETER', 'table must be `name` or `database.name` (letters, digits, _)', { cause: err, field: 'table' });
+  }
+}
+
+function readOnlySettings(options: QueryOptions): ClickHouseSettings {
+  return {
+    readonly: '1',
+    max_execution_time: Math.max(1, Math.ceil(options.timeoutMs / 1000)),
+    max_result_rows: String(Math.max(1, options.maxRows)),
+    result_overflow_mode: 'break',
+    // Buffer the answer on the server so an error after the first block arrives as
+    // an HTTP error, not as text appended to a half-written JSON body.
+    wait_end_of_query: 1,
+  };
+}
+
+function isServerTimeout(err: unknown): boolean {
+  const code = serverErrorCode(err);
+  return code === TIMEOUT_EXCEEDED || code === QUERY_WAS_CANCELLED;
+}
+
+/**
+ * The server's error code when ClickHouse answered with an error. The client
+ * parses only the current message format (`Code: 47. DB::Exception: …`) into a
+ * ClickHouseError; 18.16 writes `Code: 47, e.displayText() = …` and arrives as
+ * a plain Error with that text.
+ */
+function serverErrorCode(err: unknown): string | undefined {
+  if (err instanceof ClickHouseError) return err.code;
+  if (err instanceof Error) return /^Code: (\d+)[,.]/.exec(err.message)?.[1];
+  return undefined;
+}
+
+function parseBody(body: unknown): JsonCompactBody {
+  const candidate = body as Partial<JsonCompactBody> | null;
+  if (candidate === null || typeof candidate !== 'object' || !Array.isArray(candidate.meta) || !Array.isArray(candidate.data)) {
+    throw new RollgateError('DATASOURCE_ERROR', 'clickhouse answered with an unexpected body');
+  }
+  return { meta: candidate.meta, data: candidate.data };
+}
+
+/** `Nullable(T)` and `LowCardinality(T)` read as T. */
+function unwrap(type: string): string {
+  let inner = type;
+  for (;;) {
+    const m = /^(?:Nullable|LowCardinality)\((.*)\)$/.exec(inner);
+    if (m === null) return inner;
+    inner = m[1] ?? '';
+  }
+}
+
+export function clickhouseParamType(nativeType: string): ParamType | undefined {
+  const type = unwrap(nativeType);
+  if (/^(Int8|Int16|Int32|UInt8|UInt16)$/.test(type)) return 'INT';
+  if (/^(UInt32|Int64|UInt64)$/.test(type)) return 'LONG';
+  if (/^(Float32|Float64|Decimal(32|64|128)?\(.*\))$/.test(type)) return 'DOUBLE';
+  if (/^(String|FixedString\(\d+\)|Enum(8|16)?\(.*\)|UUID)$/.test(type)) return 'STRING';
+  if (type === 'Date') return 'DATE';
+  if (/^DateTime(\('[^']+'\))?$/.test(type)) return 'DATETIME';
+  return undefined;
+}
+
+/**
+ * A JSONCompact value as a plain JS value. 64-bit integers arrive quoted and
+ * stay strings (exact); Decimal arrives as a JSON number (18.16 cannot quote it).
+ */
+function fromJson(value: unknown, type: string, timezone: string | undefined): unknown {
+  if (typeof value !== 'string') return value ?? null;
+  const inner = unwrap(type);
+  if (inner === 'Date') return parseDate(value);
+  if (timezone !== undefined) return parseDateTime(value, timezone);
+  return value;
+}
+
+function parseDate(text: string): Date | string {
+  // 18.16 writes day 0 (1970-01-01) as 0000-00-00.
+  if (text === '0000-00-00') return new Date(0);
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  return m === null ? text : new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+}
+
+function parseDateTime(text: string, timezone: string): Date | string {
+  if (text === '0000-00-00 00:00:00') return new Date(0);
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text);
+  if (m === null) return text;
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return new Date(wallClockToUtc(wall, timezone));
+}
+
+const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT', 'Universal', 'Etc/Universal', 'Zulu', 'Etc/Zulu']);
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The instant at which the clocks of `timezone` show `wall` (a UTC-encoded wall-clock time). */
+function wallClockToUtc(wall: number, timezone: string): number {
+  if (UTC_ZONES.has(timezone)) return wall;
+  // Two passes settle the offset around DST changes, as the zone's own rules decide.
+  const first = wall - zoneOffset(wall, timezone);
+  const second = wall - zoneOffset(first, timezone);
+  return second;
+}
+
+function zoneOffset(instant: number, timezone: string): number {
+  let format = zoneFormats.get(timezone);
+  if (format === undefined) {
+    try {
+      format = new Intl.DateTimeFormat('en-US', {
+        timeZone: timezone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      });
+    } catch (err) {
+      throw new RollgateError('DATASOURCE_ERROR', `clickhouse time zone ${JSON.stringify(timezone)} is unknown here`, { cause: err });
+    }
+    zoneFormats.set(timezone, format);
+  }
+  const parts: Record<string, number> = {};
+  for (const part of format.formatToParts(new Date(instant))) parts[part.type] = Number(part.value);
+  const shown = Date.UTC(parts['year'] ?? 1970, (parts['month'] ?? 1) - 1, parts['day'] ?? 1, parts['hour'] ?? 0, parts['minute'] ?? 0, parts['second'] ?? 0);
+  return shown - Math.floor(instant / 1000) * 1000;
+}
