@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Argument, Command, InvalidArgumentError } from 'commander';
 import { findRollup, rollups } from '../../aggregators/index.js';
 import { AggregatorRunner } from '../aggregation/runner.js';
@@ -43,6 +44,9 @@ program
   .option('--interval-seconds <s>', 'seconds between samples of a series', positiveNumber, 5)
   .action((opts: { series: number; backfillHours: number; intervalSeconds: number }) =>
     run(async (rt) => {
+      // The demo is for trying things: give it an admin token for this run when none is configured.
+      const demoToken = rt.config.admin.token === undefined ? randomBytes(18).toString('base64url') : undefined;
+      rt.config.admin.token ??= demoToken;
       const stoppers: Stopper[] = [];
       for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
       const log = rt.getLog();
@@ -61,7 +65,7 @@ program
         rt.logger.child({ component: 'demo' }),
       );
       // The gateway listens first so its URLs print while the backfill is still on its way.
-      const gateway = await startGateway(rt);
+      const gateway = await startGateway(rt, demoToken === undefined ? {} : { demoToken });
       await demo.start();
       return [
         async () => {
@@ -76,7 +80,8 @@ program
 
 type Stopper = () => Promise<void>;
 
-async function startGateway(rt: Runtime): Promise<Stopper> {
+/** `demoToken`: an admin token made up for this run, printed so the user can try /admin. */
+async function startGateway(rt: Runtime, options: { demoToken?: string } = {}): Promise<Stopper> {
   for (const spec of rollups) {
     // The gateway only reads; it starts even when a store is down, and /readyz says so.
     const store = await rt.storeFor(spec);
@@ -100,7 +105,7 @@ async function startGateway(rt: Runtime): Promise<Stopper> {
       `  OpenAPI  ${base}/openapi.json`,
       rt.config.admin.token === undefined
         ? '  admin    disabled (set ROLLGATE_ADMIN_TOKEN to manage data sources and APIs at /admin)'
-        : `  admin    ${base}/admin/apis (Authorization: Bearer $ROLLGATE_ADMIN_TOKEN)`,
+        : `  admin    ${base}/admin/apis (Authorization: Bearer ${options.demoToken ?? '$ROLLGATE_ADMIN_TOKEN'})`,
       `  health   ${base}/healthz   ready: ${base}/readyz   metrics: ${base}/metrics`,
       ...Object.entries(rt.describe()).map(([k, v]) => `  ${k.padEnd(8)} ${v}`),
       '',
