@@ -516,6 +516,11 @@ describe('clickhouse connector specifics', () => {
 });
 
 describe('mysql connector specifics', () => {
+  it('refuses an impossible DATE with INVALID_PARAMETER rather than matching nothing', async () => {
+    await expectCode(my.query(where('SELECT ', { type: 'DATE', value: '2024-02-30' }), LIMITS), 'INVALID_PARAMETER');
+    expect(() => my.display(where('SELECT ', { type: 'DATE', value: '2024-13-01' }))).toThrow(RollgateError);
+  });
+
   it('displays values the way mysql2 escapes them', () => {
     const bound = new BoundSql(
       ['SELECT ', ', ', ', ', ', ', ', ', ', ', ''],

@@ -227,11 +227,16 @@ function bindValue(value: TypedValue): [DuckDBValue, DuckDBType] {
   }
 }
 
-function daysSinceEpoch(date: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  const ms = m === null ? NaN : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  if (m === null || new Date(ms).toISOString().slice(0, 10) !== date) throw new RollgateError('INVALID_PARAMETER', 'date must be a calendar date YYYY-MM-DD');
-  return ms / MS_PER_DAY;
+function daysSinceEpoch(text: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const [year, month, day] = m === null ? [NaN, NaN, NaN] : [Number(m[1]), Number(m[2]), Number(m[3])];
+  // setUTCFullYear, not Date.UTC: the latter reads years 0-99 as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    throw new RollgateError('INVALID_PARAMETER', 'date must be a calendar date YYYY-MM-DD');
+  }
+  return date.getTime() / MS_PER_DAY;
 }
 
 /** Standard SQL literals: '' doubles a quote, backslashes are plain characters. */

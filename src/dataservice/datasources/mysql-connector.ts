@@ -312,7 +312,10 @@ function placeholder(value: TypedValue): string {
 function bindValue(value: TypedValue): BindValue {
   switch (value.type) {
     case 'STRING':
+      return value.value;
+    // MySQL would compare with an impossible date (2024-02-30) as NULL and quietly match nothing.
     case 'DATE':
+      if (!isCalendarDate(value.value)) throw new RollgateError('INVALID_PARAMETER', 'date must be a calendar date YYYY-MM-DD');
       return value.value;
     // As text: MySQL 8.0.22+ refuses a DOUBLE parameter in LIMIT, and mysql2 binds every JS number as DOUBLE.
     case 'INT':
@@ -332,8 +335,18 @@ function bindValue(value: TypedValue): BindValue {
   }
 }
 
+function isCalendarDate(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (m === null) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
 /** What display() inlines: numbers as numbers (LIMIT 20, not LIMIT '20'), the rest as mysql2 escapes them. */
 function displayValue(value: TypedValue): string | number | boolean | Date {
+  if (value.type === 'DATE' && !isCalendarDate(value.value)) throw new RollgateError('INVALID_PARAMETER', 'date must be a calendar date YYYY-MM-DD');
   return value.type === 'LONG' ? value.value.toString() : value.value;
 }
 

@@ -103,12 +103,13 @@ describe('DuckDB connector: binding', () => {
       { type: 'DOUBLE', value: 1e-300 },
       { type: 'BOOLEAN', value: false },
       { type: 'DATE', value: '1999-12-31' },
+      { type: 'DATE', value: '0099-01-01' },
       { type: 'DATETIME', value: new Date(Date.UTC(2030, 5, 6, 7, 8, 9, 123)) },
     ];
     for (const value of values) {
       const { rows } = await connector.query(where('SELECT ', value, ' AS v'), LIMITS);
       const expected =
-        value.type === 'LONG' ? value.value.toString() : value.type === 'DATE' ? new Date(`${value.value}T00:00:00Z`) : value.value;
+        value.type === 'LONG' ? value.value.toString() : value.type === 'DATE' ? new Date(`${value.value}T00:00:00.000Z`) : value.value;
       expect(rows[0]?.['v']).toEqual(expected);
       const shown = await connector.query(BoundSql.text(`SELECT ${connector.display(BoundSql.value(value))} AS v`), LIMITS);
       expect(shown.rows[0]?.['v']).toEqual(expected);
