@@ -50,6 +50,12 @@ const BINARY_CHARSET = 63;
  *   EXECUTE
  *   COMMIT
  *
+ * A connection that failed or timed out is closed, never pooled again (closing
+ * the session rolls its transaction back). On the client's deadline the
+ * statement is first stopped with KILL QUERY from a separate connection; the
+ * server's own limit (max_statement_time on MariaDB, max_execution_time on
+ * MySQL, detected once via VERSION()) trails it by 500 ms as a backstop.
+ *
  * A READ ONLY transaction refuses DML and locking reads, but DDL commits it
  * implicitly and runs anyway (verified on MariaDB 10.11: DROP TABLE succeeds).
  * Hence the prepare check: the server's own parser says whether the statement
