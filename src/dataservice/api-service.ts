@@ -101,10 +101,18 @@ export class ApiService {
     let prepared = this.prepared.get(key);
     if (prepared === undefined) {
       const name = api.definition.dataSource;
-      prepared = (async () => ({
-        api: await prepareApi(api.definition, await this.dataSources.connector(name)),
-        source: await this.dataSources.identity(name),
-      }))();
+      prepared = (async () => {
+        try {
+          return { api: await prepareApi(api.definition, await this.dataSources.connector(name)), source: await this.dataSources.identity(name) };
+        } catch (err) {
+          // The caller did nothing wrong: the published definition no longer fits its data source.
+          if (err instanceof RollgateError && err.code === 'INVALID_PARAMETER') {
+            this.logger.error({ api: api.definition.name, version: api.version, reason: err.message }, 'a published API no longer fits its data source');
+            throw new RollgateError('DATASOURCE_ERROR', `${api.definition.name} cannot run against its data source now`, { cause: err });
+          }
+          throw err;
+        }
+      })();
       this.prepared.set(key, prepared);
       // A data source that was down must be retried on the next call, not remembered.
       prepared.catch(() => this.prepared.delete(key));

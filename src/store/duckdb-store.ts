@@ -41,7 +41,8 @@ export class DuckDbStore implements RollupStore {
   ) {}
 
   static async open(path: string): Promise<DuckDbStore> {
-    const instance = await DuckDBInstance.create(path);
+    // No file or network access from SQL: published DataService scripts read this instance too.
+    const instance = await DuckDBInstance.create(path, { enable_external_access: 'false' });
     return new DuckDbStore(instance, await instance.connect(), await instance.connect());
   }
 

@@ -2,6 +2,8 @@ import { createClient } from '@clickhouse/client';
 import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
+import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { seeded, uniqueName } from '../helpers/events.js';
 import { adminHeaders, stackGateway } from '../helpers/gateway.js';
 import { stackEnv } from '../helpers/stack.js';
@@ -313,5 +315,33 @@ describe('limits', () => {
     expect(res.status).toBe(400);
     expect(res.body.errCode).toBe(errCode);
     expect(res.body.errMsg).toContain(field);
+  });
+});
+
+describe('a cache outage', () => {
+  it('costs speed only: with Redis unreachable, calls read the store', async () => {
+    const rollupStore = new ClickHouseStore({ url: stack.CLICKHOUSE_URL, database, user: 'default', password: '' });
+    await rollupStore.ensureTable(cpuMem5min);
+    await rollupStore.close();
+    const { app: cacheless } = await stackGateway({
+      CLICKHOUSE_URL: stack.CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: database,
+      MYSQL_URL: `${stack.MYSQL_URL.replace(/\/[^/]*$/, '')}/${database}`,
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
+    try {
+      const first = await cacheless.inject({ url: '/api/it/ch/metrics?host=db-1&pageSize=5' });
+      expect(first.statusCode, first.body).toBe(200);
+      expect(first.json().data.rows.length).toBeGreaterThan(0);
+      expect(first.headers['x-rollgate-cache']).toBe('bypass');
+      // Rollup results are never cached while write announcements cannot be heard.
+      for (let i = 0; i < 2; i++) {
+        const rollup = await cacheless.inject({ url: '/api/cpu-mem-5min' });
+        expect(rollup.statusCode, rollup.body).toBe(200);
+        expect(rollup.headers['x-rollgate-cache']).toBe('bypass');
+      }
+    } finally {
+      await cacheless.close();
+    }
   });
 });

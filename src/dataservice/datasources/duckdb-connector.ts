@@ -56,7 +56,8 @@ export class DuckDbConnector implements DataSourceConnector {
   /** Opens the database at `path` (`:memory:` for a private one). */
   static async open(name: string, path: string): Promise<DuckDbConnector> {
     try {
-      return new DuckDbConnector(name, await DuckDBInstance.create(path), true);
+      // Scripts may not reach outside the database (read_csv, COPY, ATTACH, httpfs).
+      return new DuckDbConnector(name, await DuckDBInstance.create(path, { enable_external_access: 'false' }), true);
     } catch (err) {
       throw new RollgateError('DATASOURCE_ERROR', `data source "${name}": duckdb database cannot be opened`, { cause: err });
     }

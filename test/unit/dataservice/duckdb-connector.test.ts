@@ -260,6 +260,19 @@ describe('DuckDB connector: instances', () => {
     await own.close();
   });
 
+  it('keeps scripts inside the database: no file access from SQL, on its own instance or the embedded store', async () => {
+    const own = await createConnector('own', { kind: 'duckdb', path: ':memory:' });
+    const store = await DuckDbStore.open(':memory:');
+    const embedded = await createConnector('embedded', { kind: 'duckdb', path: ':memory:' }, { duckdb: store.database });
+    try {
+      for (const c of [own, embedded]) await expectCode(c.query(BoundSql.text("SELECT * FROM read_csv('/etc/hostname')"), LIMITS), 'DATASOURCE_ERROR');
+    } finally {
+      await own.close();
+      await embedded.close();
+      await store.close();
+    }
+  });
+
   it('fails to open an unusable path with DATASOURCE_ERROR', async () => {
     await expectCode(createConnector('broken', { kind: 'duckdb', path: '/nonexistent-dir/x/y.duckdb' }), 'DATASOURCE_ERROR');
   });
