@@ -39,9 +39,9 @@ describe('readiness with a dependency down', () => {
     });
   });
 
-  it('a read answers 503 with DEPENDENCY_UNAVAILABLE in the envelope', async () => {
+  it('a read answers 503 with DATASOURCE_ERROR in the envelope, naming the data source', async () => {
     const res = await fetch(`${base}/api/cpu-mem-5min`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ errCode: 1503, errMsg: 'clickhouse is unavailable', data: null });
+    expect(await res.json()).toMatchObject({ errCode: 1502, errMsg: 'data source "builtin_clickhouse" is unreachable', data: null });
   });
 });
