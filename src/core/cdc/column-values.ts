@@ -130,6 +130,12 @@ class EncodeError extends Error {}
 
 /** One column value in its Debezium JSON form. Throws EncodeError when the value does not fit its kind. */
 export function encodeValue(kind: ColumnKind, value: unknown): EncodedValue {
+  const encoded = encodeByKind(kind, value);
+  // JSON has no -0: it would read back as 0, so a replayed event could differ from the original.
+  return Object.is(encoded, -0) ? 0 : encoded;
+}
+
+function encodeByKind(kind: ColumnKind, value: unknown): EncodedValue {
   if (value === null || value === undefined) return null;
   switch (kind) {
     case 'integer':
@@ -177,7 +183,7 @@ export function encodeValue(kind: ColumnKind, value: unknown): EncodedValue {
 export function genericValue(value: unknown): EncodedValue {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? 0 : value) : String(value);
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (Buffer.isBuffer(value)) return value.toString('base64');
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
@@ -235,7 +241,8 @@ function integerValue(value: unknown): number | string {
 
 function float32Value(value: unknown): number {
   const n = typeof value === 'string' ? Number(value) : value;
-  return shortestFloat32(finiteNumber(n));
+  // A double beyond float32's range cannot have come from a FLOAT column; say so rather than write Infinity.
+  return finiteNumber(shortestFloat32(finiteNumber(n)));
 }
 
 function finiteNumber(value: unknown): number {
