@@ -25,6 +25,8 @@ export interface CdcRunnerOptions {
   maxQueued?: number;
   /** How often an offset-only record is written when only other tables changed. */
   checkpointIntervalMs?: number;
+  /** First retry delay; doubles up to 30 s. */
+  backoffBaseMs?: number;
 }
 
 export type CdcStatus = 'starting' | 'snapshotting' | 'streaming' | 'waiting-for-kafka' | 'waiting-for-mysql' | 'stopped' | 'failed';
@@ -88,6 +90,7 @@ export class CdcRunner {
       snapshotPageRows: 1000,
       maxQueued: 10_000,
       checkpointIntervalMs: 1000,
+      backoffBaseMs: 250,
       ...options,
     };
     this.failure = new Promise<never>((_resolve, reject) => (this.fatal = reject));
@@ -348,7 +351,7 @@ export class CdcRunner {
         this.setStatus('waiting-for-mysql');
         if ((err as { errno?: unknown }).errno === BINLOG_GONE) return this.restartStream(err as Error);
         logger.warn({ err: errorSummary(err), attempt }, 'cannot read the binlog; retrying');
-        await this.sleep(backoffMs(attempt));
+        await this.sleep(backoffMs(attempt, this.opts.backoffBaseMs));
       }
     }
   }
@@ -379,21 +382,26 @@ export class CdcRunner {
 
   private async writeChunk(messages: readonly ChangeMessage[], offset: CdcOffset | undefined, retry: boolean): Promise<void> {
     const { changeLog, logger } = this.deps;
+    const resumed = (attempts: number) => {
+      if (this.statusValue !== 'waiting-for-kafka') return;
+      logger.info({ attempts }, 'Kafka accepts writes again');
+      this.setStatus(this.committed === undefined ? 'snapshotting' : 'streaming');
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         await changeLog.write(messages, offset);
         if (offset !== undefined) this.committed = offset;
-        if (this.statusValue === 'waiting-for-kafka') {
-          logger.info({ attempts: attempt }, 'Kafka accepts writes again');
-          this.setStatus('streaming');
-        }
+        resumed(attempt);
         return;
       } catch (err) {
         this.deps.metrics?.cdcWriteErrors.inc();
         if (!retry || this.stopping) throw err;
         this.setStatus('waiting-for-kafka');
         logger.warn({ err: errorSummary(err), attempt, messages: messages.length }, 'writing changes to Kafka failed; holding them and retrying');
-        if (await this.landed(offset)) return;
+        if (await this.landed(offset)) {
+          resumed(attempt);
+          return;
+        }
       }
     }
   }
@@ -401,7 +409,7 @@ export class CdcRunner {
   /** After a failed write: waits until the stored offset can be read, and says whether the write landed after all. */
   private async landed(offset: CdcOffset | undefined): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
-      await this.sleep(backoffMs(attempt));
+      await this.sleep(backoffMs(attempt, this.opts.backoffBaseMs));
       if (this.stopping) throw new RollgateError('DEPENDENCY_UNAVAILABLE', 'stopped while Kafka was unavailable');
       let stored: CdcOffset | undefined;
       try {
@@ -471,8 +479,8 @@ export class CdcRunner {
   }
 }
 
-function backoffMs(attempt: number): number {
-  const base = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempt, 10));
+function backoffMs(attempt: number, baseMs: number): number {
+  const base = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** Math.min(attempt, 10));
   return base / 2 + Math.random() * (base / 2);
 }
 
