@@ -6,7 +6,9 @@
 #
 #   Kafka 3.9.1 (KRaft, single node)  127.0.0.1:9092   started & owned by us
 #   ClickHouse (Debian's 18.16)       127.0.0.1:8123   started & owned by us
-#   MariaDB                           127.0.0.1:3306   machine's; started if down
+#   MariaDB                           127.0.0.1:3306   machine's; started if down;
+#                                                      restarted once to turn on
+#                                                      the row-based binlog (CDC)
 #   Redis                             127.0.0.1:6379   machine's; started if down
 #
 #   up      idempotent; a second call with everything running returns in about
@@ -60,6 +62,8 @@ CH_PID=$CH_DIR/clickhouse.pid
 CH_HTTP=http://127.0.0.1:8123
 
 MYSQL_DB=rollgate
+# The drop-in option file that turns on the row-based binlog for `rollgate cdc`.
+MYSQL_BINLOG_CNF=60-rollgate-binlog.cnf
 
 # Time budgets (seconds).
 KAFKA_START_TIMEOUT=60
@@ -462,6 +466,21 @@ ch_verify() {
 
 mysql_ping() { mysqladmin -uroot --connect-timeout=2 ping >/dev/null 2>&1; }
 
+# The machine's documented start command, detached by start-stop-daemon;
+# my.cnf's `user = mysql` makes the server drop root itself.
+mariadb_start() {
+  # Without systemd nothing creates the socket directory on a fresh boot.
+  [[ -d /run/mysqld ]] || as_root install -d -o mysql -g mysql /run/mysqld
+  as_root start-stop-daemon --start --oknodo --background \
+    --exec /usr/sbin/mariadbd 3>&- 9>&- </dev/null >/dev/null 2>&1 ||
+    die "mariadb: start-stop-daemon failed"
+  local deadline=$((SECONDS + MYSQL_START_TIMEOUT))
+  until mysql_ping; do
+    ((SECONDS < deadline)) || die "mariadb: not answering after ${MYSQL_START_TIMEOUT}s (see /var/log/mysql/error.log)"
+    sleep 0.5
+  done
+}
+
 mariadb_up() {
   if ! command -v mysqladmin >/dev/null 2>&1 || [[ ! -x /usr/sbin/mariadbd ]]; then
     apt_install mariadb-server mariadb-client
@@ -470,18 +489,7 @@ mariadb_up() {
     log "mariadb: already running"
   else
     log "mariadb: not answering; starting /usr/sbin/mariadbd"
-    # Without systemd nothing creates the socket directory on a fresh boot.
-    [[ -d /run/mysqld ]] || as_root install -d -o mysql -g mysql /run/mysqld
-    # The machine's documented start command. Detached by start-stop-daemon;
-    # my.cnf's `user = mysql` makes it drop root itself.
-    as_root start-stop-daemon --start --oknodo --background \
-      --exec /usr/sbin/mariadbd 3>&- 9>&- </dev/null >/dev/null 2>&1 ||
-      die "mariadb: start-stop-daemon failed"
-    local deadline=$((SECONDS + MYSQL_START_TIMEOUT))
-    until mysql_ping; do
-      ((SECONDS < deadline)) || die "mariadb: not answering after ${MYSQL_START_TIMEOUT}s"
-      sleep 0.5
-    done
+    mariadb_start
     log "mariadb: started"
   fi
 
@@ -496,6 +504,114 @@ mariadb_up() {
   fi
   mysql -uroot -e "CREATE DATABASE IF NOT EXISTS \`$MYSQL_DB\`" ||
     die "mariadb: CREATE DATABASE $MYSQL_DB failed"
+  mariadb_binlog
+}
+
+# ---------------------------------------------------------------------------
+# MariaDB binlog for change-data capture (`rollgate cdc`, seed 002)
+#
+# MariaDB ships with the binlog off and binlog_format=MIXED; CDC needs
+# log_bin, binlog_format=ROW, binlog_row_image=FULL and a non-zero server_id.
+# log_bin cannot be turned on in a running server, so the settings go into a
+# drop-in .cnf and the server is restarted -- but only when the RUNNING server
+# lacks them, so every later `up` restarts nothing. Other test runs share this
+# server: a restart drops their connections for a few seconds, which is why it
+# happens at most once per machine.
+# ---------------------------------------------------------------------------
+
+# True when the running server already logs full row images.
+mariadb_binlog_ok() {
+  local row log_bin format image server_id
+  row=$(mysql -uroot -N -B -e \
+    "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image, @@GLOBAL.server_id" 2>/dev/null) ||
+    return 1
+  read -r log_bin format image server_id <<<"$row"
+  [[ $log_bin == 1 && $format == ROW && $image == FULL && $server_id =~ ^[1-9][0-9]*$ ]]
+}
+
+# Prints the directory the server reads drop-in option files from: the last
+# `!includedir` of the option files mariadbd reads (Debian's stock my.cnf
+# names /etc/mysql/conf.d/ and /etc/mysql/mariadb.conf.d/). A my.cnf without
+# one gets `!includedir /etc/mysql/conf.d/` appended, as Debian's stock one has.
+mariadb_conf_dir() {
+  local file dir="" found
+  for file in /etc/my.cnf /etc/mysql/my.cnf; do
+    [[ -f $file ]] || continue
+    found=$(sed -n 's/^[[:space:]]*!includedir[[:space:]]\{1,\}\([^[:space:]]*\).*$/\1/p' "$file" | tail -n 1)
+    [[ -n $found ]] && dir=$found
+  done
+  if [[ -z $dir ]]; then
+    local cnf=/etc/mysql/my.cnf
+    [[ -f $cnf ]] || cnf=/etc/my.cnf
+    dir=/etc/mysql/conf.d/
+    log "mariadb: $cnf names no drop-in directory; appending !includedir $dir"
+    printf '\n# Added by rollgate scripts/stack.sh: read drop-in option files.\n!includedir %s\n' "$dir" |
+      as_root tee -a "$cnf" >/dev/null || die "mariadb: could not append !includedir to $cnf"
+  fi
+  as_root mkdir -p "$dir" || die "mariadb: could not create $dir"
+  printf '%s\n' "${dir%/}"
+}
+
+# Stops the server gracefully (InnoDB flushes, the binlog closes), waits for
+# its process to exit, and starts it the way mariadb_up does.
+mariadb_restart() {
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+    as_root systemctl restart mariadb || die "mariadb: systemctl restart mariadb failed"
+  else
+    local pid="" i
+    [[ -s /run/mysqld/mysqld.pid ]] && pid=$(</run/mysqld/mysqld.pid)
+    mysqladmin -uroot shutdown || die "mariadb: mysqladmin shutdown failed"
+    if [[ $pid =~ ^[0-9]+$ ]]; then
+      for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+      done
+      kill -0 "$pid" 2>/dev/null && die "mariadb: pid $pid still running ${STOP_TIMEOUT}s after shutdown"
+    fi
+    mariadb_start
+  fi
+  local deadline=$((SECONDS + MYSQL_START_TIMEOUT))
+  until mysql_ping; do
+    ((SECONDS < deadline)) || die "mariadb: not answering ${MYSQL_START_TIMEOUT}s after the restart"
+    sleep 0.5
+  done
+}
+
+mariadb_binlog() {
+  if mariadb_binlog_ok; then
+    log "mariadb: row-based binlog on"
+    return 0
+  fi
+  local dir cnf server_id defaults
+  dir=$(mariadb_conf_dir)
+  cnf=$dir/$MYSQL_BINLOG_CNF
+  # Keep the server's own id when it has one (replication may depend on it);
+  # 0 would make the server refuse binlog readers.
+  server_id=$(mysql -uroot -N -B -e 'SELECT @@GLOBAL.server_id' 2>/dev/null) || server_id=1
+  [[ $server_id =~ ^[1-9][0-9]*$ ]] || server_id=1
+  log "mariadb: the binlog is not row-based with full images; writing $cnf and restarting the server once"
+  {
+    printf '# Written by rollgate scripts/stack.sh: the row-based binlog that\n'
+    printf '# `rollgate cdc` reads (seed 002 lists the same settings).\n'
+    printf '[mysqld]\n'
+    printf 'log_bin = mysql-bin\n'
+    printf 'binlog_format = ROW\n'
+    printf 'binlog_row_image = FULL\n'
+    printf 'server_id = %s\n' "$server_id"
+    printf '# Bounds disk use on long-lived machines; a CDC offset older than this\n'
+    printf '# needs a new snapshot.\n'
+    printf 'expire_logs_days = 7\n'
+  } | as_root tee "$cnf.tmp" >/dev/null || die "mariadb: could not write $cnf"
+  as_root chmod 644 "$cnf.tmp"
+  as_root mv -f "$cnf.tmp" "$cnf"
+  # The server must read the drop-in, or the restart would be wasted.
+  defaults=$(/usr/sbin/mariadbd --print-defaults 2>/dev/null) || die "mariadb: mariadbd --print-defaults failed"
+  [[ $defaults == *--binlog_format=ROW* ]] ||
+    die "mariadb: the server does not read $cnf (mariadbd --print-defaults: $defaults)"
+  mariadb_restart
+  mariadb_binlog_ok ||
+    die "mariadb: the binlog is still not row-based after the restart; see $cnf and /var/log/mysql/error.log"
+  log "mariadb: restarted with the row-based binlog"
 }
 
 # ---------------------------------------------------------------------------

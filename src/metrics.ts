@@ -91,6 +91,36 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // rollgate cdc
+  readonly cdcChanges = new Counter({
+    name: 'rollgate_cdc_changes_total',
+    help: 'Row changes CDC wrote to Kafka (op r: snapshot rows)',
+    labelNames: ['table', 'op'],
+    registers: [this.registry],
+  });
+  readonly cdcSnapshotRows = new Counter({
+    name: 'rollgate_cdc_snapshot_rows_total',
+    help: 'Rows read by the initial snapshot',
+    labelNames: ['table'],
+    registers: [this.registry],
+  });
+  readonly cdcWriteErrors = new Counter({
+    name: 'rollgate_cdc_write_errors_total',
+    help: 'Failed Kafka writes of change events; each is reconciled and retried',
+    registers: [this.registry],
+  });
+  readonly cdcWaiting = new Gauge({
+    name: 'rollgate_cdc_waiting',
+    help: '1 while CDC waits for a dependency (reason kafka: writes refused; reason mysql: binlog unreadable)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly cdcLagSeconds = new Gauge({
+    name: 'rollgate_cdc_lag_seconds',
+    help: 'Wall clock minus the commit time of the newest change written',
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'rollgate_' });
   }

@@ -3,6 +3,7 @@ import { eventJsonSchema } from './core/event-schema.js';
 import { printGraphQLSchema } from './graphql/schema.js';
 import { clickhouseDdl } from './store/clickhouse-store.js';
 import { mysqlDdl } from './store/mysql-store.js';
+import { customersDdl, customersSeedSql, ordersDdl } from './demo/orders-source.js';
 
 /**
  * Every checked-in file under schema/ that is derived from code, keyed by its
@@ -30,5 +31,16 @@ export async function generatedSchemaFiles(): Promise<Map<string, string>> {
     }
     files.set(`schema/events/${spec.source.topic}.json`, JSON.stringify(eventJsonSchema(spec), null, 2) + '\n');
   }
+  // The order pipeline's source tables (seed 002), which `rollgate cdc` captures.
+  const source = (code: string) => code.replaceAll('`rollgate`.', '`{database}`.');
+  const sourceHeader =
+    '-- Generated from src/demo/orders-source.ts by `npm run schema`; do not edit.\n' +
+    '-- Seed 002\'s source table, in the database of MYSQL_URL ({database}, default rollgate).\n' +
+    '-- `rollgate orders-generator` creates it; `rollgate cdc` captures it.\n';
+  files.set('schema/mysql/orders.sql', sourceHeader + source(ordersDdl('rollgate')) + ';\n');
+  files.set(
+    'schema/mysql/customers.sql',
+    sourceHeader + source(customersDdl('rollgate')) + ';\n\n-- Seed 002\'s 100 customers; INSERT IGNORE makes loading them idempotent.\n' + source(customersSeedSql('rollgate')) + ';\n',
+  );
   return files;
 }

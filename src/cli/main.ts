@@ -11,6 +11,14 @@ import { createGateway } from '../http/server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Runtime } from '../runtime.js';
 import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
+import { createHash } from 'node:crypto';
+import { redactUrl } from '../config.js';
+import { startOrdersGenerator } from '../demo/orders-source.js';
+import { BinlogStream } from '../ingest/cdc/binlog-stream.js';
+import { CdcRunner } from '../ingest/cdc/cdc-runner.js';
+import { KafkaChangeLog } from '../ingest/cdc/kafka-change-log.js';
+import { MySqlCdcSource } from '../ingest/cdc/mysql-cdc-source.js';
+import { mysqlEndpoint } from '../store/mysql-url.js';
 
 const program = new Command()
   .name('rollgate')
@@ -78,6 +86,58 @@ program
     }),
   );
 
+program
+  .command('cdc')
+  .description('capture row changes of MySQL/MariaDB tables from the binlog into Kafka topics <TOPIC_PREFIX><table> as Debezium change events (needs MYSQL_URL and KAFKA_BROKERS)')
+  .option('--tables <list>', 'comma-separated tables of the MYSQL_URL database', tableList, ['customers', 'orders'])
+  .option('--name <name>', 'logical source name: the key of the stored offset and source.name (default: the database name)')
+  .option('--server-id <id>', 'server id to read the binlog with, unique among the server\'s replicas (default: derived from the name)', positiveInt)
+  .option('--partitions <n>', 'partitions of the change topics it creates', positiveInt, 1)
+  .action((opts: { tables: string[]; name?: string; serverId?: number; partitions: number }) =>
+    run(async (rt) => {
+      const stopCdc = await startCdc(rt, opts);
+      const ops = await createOpsServer({ logger: rt.logger, metrics: rt.metrics, checks: rt.checks });
+      await ops.listen({ host: rt.config.http.host, port: rt.config.aggregator.metricsPort });
+      process.stdout.write(`rollgate cdc: health and metrics on ${baseUrl(rt, ops.server.address())}/metrics\n`);
+      return [stopCdc, () => ops.close()];
+    }),
+  );
+
+program
+  .command('orders-generator')
+  .description('demo: create the orders/customers source tables (seed 002) in the MYSQL_URL database and insert random orders')
+  .option('--rate <n>', 'orders per second', positiveNumber, 1)
+  .option('--count <n>', 'stop after this many orders', positiveInt)
+  .option('--seed <n>', 'random seed, for reproducible orders', Number, Date.now() % 2 ** 31)
+  .action((opts: { rate: number; count?: number; seed: number }) =>
+    run(async (rt) => {
+      const mysqlUrl = rt.config.mysql?.url;
+      if (mysqlUrl === undefined) throw new RollgateError('INVALID_CONFIG', 'rollgate orders-generator needs MYSQL_URL');
+      const running = await startOrdersGenerator({
+        mysqlUrl,
+        ratePerSecond: opts.rate,
+        seed: opts.seed,
+        ...(opts.count === undefined ? {} : { maxOrders: opts.count }),
+        logger: rt.logger.child({ component: 'orders-generator' }),
+      });
+      process.stdout.write(`rollgate orders-generator: ${opts.rate} orders/s into ${redactUrl(mysqlUrl)} (seed ${opts.seed})\n`);
+      const progress = setInterval(() => process.stdout.write(`  ${running.generator.inserted} orders inserted\n`), 10_000);
+      void running.generator.done.then(() => {
+        clearInterval(progress);
+        if (opts.count !== undefined && running.generator.inserted >= opts.count) {
+          process.stdout.write(`  ${running.generator.inserted} orders inserted; done\n`);
+          process.kill(process.pid, 'SIGTERM');
+        }
+      });
+      return [
+        async () => {
+          clearInterval(progress);
+          await running.stop();
+        },
+      ];
+    }),
+  );
+
 type Stopper = () => Promise<void>;
 
 /** `demoToken`: an admin token made up for this run, printed so the user can try /admin. */
@@ -140,6 +200,56 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
   return () => runner.stop();
 }
 
+/** Runs CDC until stopped; exits the process if CDC fails for good (e.g. its binlog position was purged). */
+async function startCdc(rt: Runtime, opts: { tables: string[]; name?: string; serverId?: number; partitions: number }): Promise<Stopper> {
+  const { mysql, kafka, topicPrefix } = rt.config;
+  if (mysql === undefined || kafka === undefined) {
+    throw new RollgateError('INVALID_CONFIG', 'rollgate cdc needs MYSQL_URL (the source database) and KAFKA_BROKERS (where changes go)');
+  }
+  const endpoint = mysqlEndpoint(mysql.url);
+  const name = opts.name ?? endpoint.database;
+  const logger = rt.logger.child({ component: 'cdc', name });
+  const replicaServerId = opts.serverId ?? defaultServerId(name);
+  const changeLog = new KafkaChangeLog({ ...kafka, topicPrefix, name }, logger);
+  rt.track('cdc kafka', () => changeLog.close());
+  const runner = new CdcRunner(
+    {
+      source: new MySqlCdcSource(endpoint, logger),
+      changeLog,
+      openStream: (start, handlers) => new BinlogStream(endpoint, { replicaServerId, tables: opts.tables, start }, handlers, logger),
+      logger,
+      metrics: rt.metrics,
+    },
+    { name, tables: opts.tables, topicPrefix, replicaServerId, partitions: opts.partitions },
+  );
+  rt.checks.push({ name: 'kafka', check: () => changeLog.ping() });
+  rt.checks.push({
+    name: 'cdc',
+    check: async () => {
+      if (runner.status !== 'streaming' && runner.status !== 'snapshotting') throw new Error(`cdc is ${runner.status}`);
+    },
+  });
+  logger.info({ mysql: redactUrl(mysql.url), tables: opts.tables, serverId: replicaServerId }, 'starting CDC');
+  await runner.start();
+  // A failure CDC cannot retry its way out of ends the process, non-zero, for its supervisor to see.
+  void runner.failure.catch(() => {
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
+  });
+  return () => runner.stop();
+}
+
+/** A replica server id from the CDC name: stable across restarts, unlikely to collide with real replicas (small ids). */
+function defaultServerId(name: string): number {
+  return 5400 + (createHash('sha1').update(name).digest().readUInt32BE(0) % 1_000_000);
+}
+
+function tableList(value: string): string[] {
+  const tables = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  if (tables.length === 0 || tables.some((t) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(t))) throw new InvalidArgumentError('expected comma-separated table names');
+  return tables;
+}
+
 function baseUrl(rt: Runtime, address: ReturnType<Server['address']>): string {
   const port = typeof address === 'object' && address !== null ? address.port : rt.config.http.port;
   const host = rt.config.http.host === '0.0.0.0' || rt.config.http.host === '::' ? 'localhost' : rt.config.http.host;
@@ -182,7 +292,7 @@ async function run(start: (rt: Runtime) => Promise<Stopper[]>): Promise<void> {
     await rt.close();
     logger.info('stopped');
     logger.flush();
-    process.exit(0);
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -18,6 +18,31 @@ const KAFKAJS_LEVEL: Record<logLevel, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/** A kafkajs client whose own logs go to our logger, at levels that match how routine they are. */
+export function createKafkaClient(options: { brokers: string[]; clientId: string }, logger: Logger): Kafka {
+  const kafkaLogger = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    // kafkajs logs connection retries at ERROR; they are routine during broker restarts.
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...rest } = log;
+        // kafkajs logs every failed protocol response ("Response Metadata(...)") at ERROR and
+        // then retries it: routine while a broker starts or a coordinator moves. A failure
+        // that survives the retries is thrown to us and logged at ERROR where it is handled.
+        // Likewise a transactional producer's CONCURRENT_TRANSACTIONS answer: the coordinator is
+        // still writing the previous transaction's markers, and the send is retried.
+        const routine =
+          level === logLevel.ERROR && (message.startsWith('Response ') || message.includes('another concurrent operation on the same transaction'));
+        kafkaLogger[routine ? 'warn' : KAFKAJS_LEVEL[level]](rest, message);
+      },
+    retry: { initialRetryTime: 300, retries: 8 },
+  });
+}
+
 export class KafkaLog implements TopicLog {
   readonly kind = 'kafka' as const;
   private readonly kafka: Kafka;
@@ -27,24 +52,7 @@ export class KafkaLog implements TopicLog {
     options: { brokers: string[]; clientId: string },
     private readonly logger: Logger,
   ) {
-    const kafkaLogger = logger.child({ component: 'kafkajs' });
-    this.kafka = new Kafka({
-      clientId: options.clientId,
-      brokers: options.brokers,
-      // kafkajs logs connection retries at ERROR; they are routine during broker restarts.
-      logLevel: logLevel.WARN,
-      logCreator:
-        () =>
-        ({ level, log }: LogEntry) => {
-          const { message, ...rest } = log;
-          // kafkajs logs every failed protocol response ("Response Metadata(...)") at ERROR and
-          // then retries it: routine while a broker starts or a coordinator moves. A failure
-          // that survives the retries is thrown to us and logged at ERROR where it is handled.
-          const routine = level === logLevel.ERROR && message.startsWith('Response ');
-          kafkaLogger[routine ? 'warn' : KAFKAJS_LEVEL[level]](rest, message);
-        },
-      retry: { initialRetryTime: 300, retries: 8 },
-    });
+    this.kafka = createKafkaClient(options, logger);
   }
 
   private async getAdmin(): Promise<Admin> {
