@@ -10,7 +10,8 @@ import { clickhouseParamType } from '../../src/dataservice/datasources/clickhous
 import type { DataSourceConfig, DataSourceConnector } from '../../src/dataservice/datasources/connector.js';
 import { createConnector } from '../../src/dataservice/datasources/index.js';
 import { mysqlParamType } from '../../src/dataservice/datasources/mysql-connector.js';
-import { RollgateError, type ErrorCode } from '../../src/errors.js';
+import { RollgateError } from '../../src/errors.js';
+import { expectCode } from '../helpers/errors.js';
 import { uniqueName } from '../helpers/events.js';
 import { stackEnv } from '../helpers/stack.js';
 
@@ -25,20 +26,6 @@ const BIG = 2n ** 53n + 1n; // 9007199254740993: a double cannot tell it from 2^
 const WHEN = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
 const WHEN_S = WHEN.getTime() / 1000;
 
-async function rejection(work: Promise<unknown>): Promise<RollgateError> {
-  const err = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RollgateError);
-  return err as RollgateError;
-}
-
-async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<RollgateError> {
-  const err = await rejection(work);
-  expect(err.code, err.message).toBe(code);
-  return err;
-}
 
 /** Nothing of the error, its cause chain or their stacks may contain the password. */
 function expectNoSecret(err: RollgateError): void {

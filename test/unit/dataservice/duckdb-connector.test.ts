@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BoundSql, type TypedValue } from '../../../src/dataservice/bound-sql.js';
 import type { DataSourceConnector } from '../../../src/dataservice/datasources/connector.js';
 import { createConnector } from '../../../src/dataservice/datasources/index.js';
-import { RollgateError, type ErrorCode } from '../../../src/errors.js';
+import { RollgateError } from '../../../src/errors.js';
+import { expectCode } from '../../helpers/errors.js';
 import { DuckDbStore } from '../../../src/store/duckdb-store.js';
 
 const LIMITS = { timeoutMs: 10_000, maxRows: 1000 };
@@ -11,20 +12,6 @@ const NASTY = ["it's", "''", 'back\\slash', '\\', "\\'", '100%', '_x_', 'nul\0by
 const BIG = 2n ** 53n + 1n;
 const WHEN = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
 
-async function rejection(work: Promise<unknown>): Promise<RollgateError> {
-  const err = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RollgateError);
-  return err as RollgateError;
-}
-
-async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<RollgateError> {
-  const err = await rejection(work);
-  expect(err.code).toBe(code);
-  return err;
-}
 
 /** `prefix <value>` as a BoundSql. */
 const where = (prefix: string, value: TypedValue, suffix = '') => BoundSql.text(prefix).append(BoundSql.value(value)).append(suffix);
