@@ -19,7 +19,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: { apis: ApiService
     if (api === undefined) throw new RollgateError('NOT_FOUND', `no published API at /api${path}`);
     const timer = deps.metrics.apiCalls.startTimer({ api: api.definition.name });
     try {
-      if (request.method !== api.definition.method) {
+      const method = request.method === 'HEAD' ? 'GET' : request.method;
+      if (method !== api.definition.method) {
         reply.header('allow', api.definition.method);
         throw new RollgateError('METHOD_NOT_ALLOWED', `${api.definition.name} takes ${api.definition.method}, not ${request.method}`);
       }

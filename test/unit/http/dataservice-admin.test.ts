@@ -1,6 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuMem5min } from '../../../aggregators/cpu-mem-5min.js';
 import { DuckDbStore } from '../../../src/store/duckdb-store.js';
 import { adminHeaders, testGateway } from '../../helpers/gateway.js';
 
@@ -32,6 +33,7 @@ const wizard = {
 
 beforeAll(async () => {
   store = await DuckDbStore.open(':memory:');
+  await store.ensureTable(cpuMem5min);
   const conn = await store.database.connect();
   await conn.run(`CREATE TABLE sales (day DATE, region VARCHAR, amount DOUBLE)`);
   await conn.run(`INSERT INTO sales VALUES ('2026-11-01', 'north', 10), ('2026-11-01', 'south', 20), ('2026-11-02', 'north', 30), ('2026-11-03', 'east', 40)`);
@@ -227,5 +229,20 @@ describe('data sources', () => {
 
   it('keeps built-in data sources read-only', async () => {
     expect((await admin('DELETE', '/admin/datasources/builtin_clickhouse')).json().errCode).toBe(1409);
+  });
+});
+
+describe('methods', () => {
+  it('answers HEAD on a GET API like GET, without a body', async () => {
+    const res = await app.inject({ method: 'HEAD', url: '/api/cpu-mem-5min' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe('');
+  });
+
+  it('answers POST on a GET API with 405 and the Allow header', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/cpu-mem-5min', payload: {} });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers['allow']).toBe('GET');
+    expect(res.json().errCode).toBe(1405);
   });
 });
