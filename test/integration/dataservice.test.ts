@@ -7,6 +7,7 @@ import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { seeded, uniqueName } from '../helpers/events.js';
 import { adminHeaders, stackGateway } from '../helpers/gateway.js';
 import { stackEnv } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Published APIs on the real ClickHouse and MySQL: wizard and script mode on
@@ -342,6 +343,35 @@ describe('a cache outage', () => {
       }
     } finally {
       await cacheless.close();
+    }
+  });
+});
+
+describe('several gateway instances on one catalog', () => {
+  it('serve what another instance publishes, and stop when it goes offline, without a restart', async () => {
+    const { app: other } = await stackGateway({
+      CLICKHOUSE_URL: stack.CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: database,
+      MYSQL_URL: `${stack.MYSQL_URL.replace(/\/[^/]*$/, '')}/${database}`,
+      REDIS_URL: stack.REDIS_URL,
+    });
+    try {
+      const created = await admin('POST', '/admin/apis', {
+        mode: 'wizard',
+        name: 'shared_hosts',
+        path: '/it/shared/hosts',
+        dataSource: 'it_ch',
+        table: 'metrics',
+        responseParams: [{ column: 'host', type: 'STRING' }],
+      });
+      const id = created.json().data.id as string;
+      expect((await other.inject({ url: '/api/it/shared/hosts' })).statusCode).toBe(404);
+      await admin('POST', `/admin/apis/${id}/publish`);
+      await waitFor('the other instance to serve it', async () => ((await other.inject({ url: '/api/it/shared/hosts' })).statusCode === 200 ? true : undefined), 10_000, 100);
+      await admin('POST', `/admin/apis/${id}/offline`);
+      await waitFor('the other instance to stop', async () => ((await other.inject({ url: '/api/it/shared/hosts' })).statusCode === 404 ? true : undefined), 10_000, 100);
+    } finally {
+      await other.close();
     }
   });
 });
