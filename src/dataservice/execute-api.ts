@@ -1,4 +1,5 @@
 import { bindRequest, type PageLimits, type RawRequest } from './bind-request.js';
+import type { BoundSql } from './bound-sql.js';
 import type { PreparedApi } from './prepare-api.js';
 import type { CacheOutcome, ResultCache } from './result-cache.js';
 import { shapeRows, type OutputRow } from './shape-rows.js';
@@ -56,20 +57,19 @@ export async function executeApi(api: PreparedApi, raw: RawRequest, ctx: Executi
   const maxRows = def.maxRows ?? ctx.limits.maxRows;
   const compiled = api.compile(request, maxRows);
   const options = { timeoutMs: def.timeoutMs ?? ctx.limits.timeoutMs, maxRows: compiled.fetchRows };
-  const [result, total] = await Promise.all([
-    api.connector.query(compiled.rows, options),
-    compiled.count === undefined ? undefined : api.connector.query(compiled.count, { ...options, maxRows: 1 }),
-  ]);
+  const count = async (statement: BoundSql) => Number((await api.connector.query(statement, { ...options, maxRows: 1 })).rows[0]?.['total'] ?? 0);
+  // Where the store counts the rows before LIMIT along with the page, one query is enough.
+  const countApart = compiled.count !== undefined && !api.connector.countsBeforeLimit ? compiled.count : undefined;
+  const [result, counted] = await Promise.all([api.connector.query(compiled.rows, options), countApart === undefined ? undefined : count(countApart)]);
   const shaped = shapeRows(result.rows, def.responseParams, def.mode === 'script');
   let data: PagedData | UnpagedData;
-  if (request.page !== undefined) {
-    const first = total?.rows[0];
-    const totalNum = first === undefined ? 0 : Number(Object.values(first)[0]);
+  if (request.page !== undefined && compiled.count !== undefined) {
+    const totalNum = counted ?? result.totalBeforeLimit ?? (await count(compiled.count));
     data = { pageNum: request.page.pageNum, pageSize: request.page.pageSize, totalNum, rows: shaped };
   } else {
     data = { rows: shaped.slice(0, maxRows), truncated: shaped.length > maxRows, rowLimit: maxRows };
   }
   await ctx.cache?.set(key, JSON.stringify(data), api.tables);
-  const sql = [compiled.rows, ...(compiled.count === undefined ? [] : [compiled.count])].map((q) => api.connector.display(q));
+  const sql = [compiled.rows, ...(countApart === undefined ? [] : [countApart])].map((q) => api.connector.display(q));
   return { data, format: request.format, cache: cached.outcome, timingMs: elapsed(), sql };
 }

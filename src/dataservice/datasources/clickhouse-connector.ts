@@ -20,6 +20,7 @@ const MERGING_ENGINE = /^(Replicated)?(Replacing|Collapsing|VersionedCollapsing|
 interface JsonCompactBody {
   meta: Array<{ name: string; type: string }>;
   data: unknown[][];
+  rows_before_limit_at_least?: number | string;
 }
 
 /**
@@ -49,6 +50,7 @@ interface JsonCompactBody {
  */
 export class ClickHouseConnector implements DataSourceConnector {
   readonly dialect = 'clickhouse' as const;
+  readonly countsBeforeLimit = true;
   private readonly client: ClickHouseClient;
   private timezone: Promise<string> | undefined;
 
@@ -88,7 +90,12 @@ export class ClickHouseConnector implements DataSourceConnector {
       });
       rows.push(row);
     }
-    return { columns: body.meta.map((c) => ({ name: c.name, nativeType: c.type })), rows };
+    const total = body.rows_before_limit_at_least;
+    return {
+      columns: body.meta.map((c) => ({ name: c.name, nativeType: c.type })),
+      rows,
+      ...(total === undefined ? {} : { totalBeforeLimit: Number(total) }),
+    };
   }
 
   async describeTable(table: string): Promise<TableInfo> {
@@ -254,7 +261,8 @@ function parseBody(body: unknown): JsonCompactBody {
   if (candidate === null || typeof candidate !== 'object' || !Array.isArray(candidate.meta) || !Array.isArray(candidate.data)) {
     throw new RollgateError('DATASOURCE_ERROR', 'clickhouse answered with an unexpected body');
   }
-  return { meta: candidate.meta, data: candidate.data };
+  const total = candidate.rows_before_limit_at_least;
+  return { meta: candidate.meta, data: candidate.data, ...(total === undefined ? {} : { rows_before_limit_at_least: total }) };
 }
 
 /** `Nullable(T)` and `LowCardinality(T)` read as T. */

@@ -21,6 +21,12 @@ export interface ResultColumn {
 export interface QueryResult {
   columns: ResultColumn[];
   rows: Array<Record<string, unknown>>;
+  /**
+   * Rows the statement would return without its LIMIT, where the store reports
+   * it with the rows (ClickHouse's rows_before_limit_at_least, exact for a
+   * statement with ORDER BY or GROUP BY, as every paged DataService query has).
+   */
+  totalBeforeLimit?: number;
 }
 
 export interface TableColumn {
@@ -45,6 +51,8 @@ export interface TableInfo {
  */
 export interface DataSourceConnector {
   readonly dialect: Dialect;
+  /** The store reports totalBeforeLimit, so a page needs no separate count query. */
+  readonly countsBeforeLimit: boolean;
   query(query: BoundSql, options: QueryOptions): Promise<QueryResult>;
   /** The SQL as it runs, with every value written as a safely escaped literal: what an admin's test call shows. */
   display(query: BoundSql): string;

@@ -43,6 +43,7 @@ const MS_PER_DAY = 86_400_000;
  */
 export class DuckDbConnector implements DataSourceConnector {
   readonly dialect = 'duckdb' as const;
+  readonly countsBeforeLimit = false;
   private readonly open = new Set<DuckDBConnection>();
   private readonly inFlight = new Set<Promise<QueryResult>>();
   private closed = false;

@@ -63,6 +63,7 @@ const BINARY_CHARSET = 63;
  */
 export class MySqlConnector implements DataSourceConnector {
   readonly dialect = 'mysql' as const;
+  readonly countsBeforeLimit = false;
   private readonly pool: Pool;
   private flavor: Promise<Flavor> | undefined;
 
