@@ -14,4 +14,4 @@ CREATE TABLE IF NOT EXISTS `{database}`.`cpu_mem_5min`
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMMDD(window_start)
-ORDER BY (`window_start`, `ip`, `pid`);
+ORDER BY (`ip`, `pid`, `window_start`);

@@ -35,7 +35,9 @@ export function clickhouseDdl(spec: RollupSpec, database: string): string {
     `    ${ident('final').text} UInt8`,
     `    ${ident('version').text} UInt64`,
   ];
-  const orderBy = ['window_start', ...spec.groupBy].map((c) => ident(c).text).join(', ');
+  // Group columns lead the sorting key: API reads filter by them (one host's windows), and the
+  // day partitions already prune time ranges. Window-first made a per-host page scan the table.
+  const orderBy = [...spec.groupBy, 'window_start'].map((c) => ident(c).text).join(', ');
   return [
     `CREATE TABLE IF NOT EXISTS ${qualified(database, spec.sink.table).text}`,
     `(`,
