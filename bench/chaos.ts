@@ -32,21 +32,18 @@
  * Uses KAFKA_BROKERS, CLICKHOUSE_URL, MYSQL_URL and REDIS_URL when set, else
  * runs `scripts/stack.sh up`. Restarts the shared Kafka and ClickHouse once each.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { ChaosStack, buildWorkload, keyed } from '../test/helpers/chaos.js';
 import { seeded } from '../test/helpers/events.js';
 import type { RollgateProcess } from '../test/helpers/rollgate-process.js';
 import { stackEnv } from '../test/helpers/stack.js';
+import { ensureStackEnv, stackSh } from './stack-env.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const stackScript = path.join(root, 'scripts', 'stack.sh');
 const DAY = 86_400_000;
 const CHUNKS = 8;
 /** No change in either store for this long while waiting to settle: stop waiting, it will not settle. */
@@ -101,36 +98,6 @@ async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promi
     return await Promise.race([work, expired]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Runs scripts/stack.sh; resolves with its stdout, rejects with the tail of its stderr. */
-function stackSh(args: string[], echoStderr: boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [stackScript, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (echoStderr) process.stderr.write(d);
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code === 0) resolve(out);
-      else reject(new Error(`stack.sh ${args.join(' ')} exited with ${code}:\n${err.split('\n').slice(-15).join('\n')}`));
-    });
-  });
-}
-
-async function ensureStackEnv(): Promise<void> {
-  const names = ['KAFKA_BROKERS', 'CLICKHOUSE_URL', 'MYSQL_URL', 'REDIS_URL'];
-  if (names.every((n) => process.env[n])) return;
-  say('KAFKA_BROKERS etc. unset: scripts/stack.sh up');
-  const out = await stackSh(['up'], true);
-  for (const line of out.split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] !== undefined && m[2] !== undefined) process.env[m[1]] = m[2].replace(/^(['"])(.*)\1$/, '$2');
   }
 }
 
@@ -330,7 +297,7 @@ function diff(name: string, oracle: string[], rollup: string[]): string[] {
 }
 
 async function main(): Promise<boolean> {
-  await ensureStackEnv();
+  await ensureStackEnv(say);
   const stack = stackEnv();
   const brokers = stack.KAFKA_BROKERS.split(',');
   const chaos = new ChaosStack(stack, 500, idleMs);

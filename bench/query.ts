@@ -1,0 +1,215 @@
+/**
+ * Query speed of a rollup page, at fixed concurrency, on the real stack:
+ *
+ *   rest-uncached   GET /api/cpu-mem-5min (result cache off)    the DataService path: bind, compile, rows + total
+ *   rest-cached     the same URL with the cache on              after the first call every answer is a hit
+ *   graphql         cpuMemRollups, same page, cache off         the same API through GraphQL
+ *   clickhouse      the page's rows query, straight to ClickHouse's HTTP interface (the baseline)
+ *   raw-group-by    the same answer computed from the raw events with GROUP BY (what rollups replace)
+ *
+ * The data: RAW_ROWS raw samples (10M by default) generated inside ClickHouse,
+ * and their 5-minute rollup in the cpu_mem_5min table the aggregator would have
+ * written. Two gateways run as separate processes (cache off, cache on);
+ * autocannon drives each target for SECONDS, RUNS times, and the medians are
+ * reported with their spread and as ratios against the direct ClickHouse query
+ * of the same run. Load generator, gateway and ClickHouse share this machine's
+ * cores; that is the setup a ratio cancels best.
+ *
+ *   npm run bench:query -- [--rows=10000000] [--seconds=5] [--runs=3] [--connections=8]
+ *
+ * Writes bench/results/query.json.
+ */
+import { createClient } from '@clickhouse/client';
+import autocannon from 'autocannon';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { cpuMem5min } from '../aggregators/cpu-mem-5min.js';
+import { ClickHouseStore } from '../src/store/clickhouse-store.js';
+import { startRollgate, type RollgateProcess } from '../test/helpers/rollgate-process.js';
+import { ensureStackEnv, root } from './stack-env.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '10000000' },
+    seconds: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '8' },
+  },
+});
+const RAW_ROWS = Number(opts.rows);
+const SECONDS = Number(opts.seconds);
+const RUNS = Number(opts.runs);
+const CONNECTIONS = Number(opts.connections);
+const SERIES = 1000;
+const STEP_S = 6;
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+interface Sample {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+interface Target {
+  name: string;
+  url: string;
+  method?: 'GET' | 'POST';
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+async function drive(target: Target): Promise<Sample> {
+  const result = await autocannon({
+    url: target.url,
+    method: target.method ?? 'GET',
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    ...(target.body === undefined ? {} : { body: target.body }),
+    ...(target.headers === undefined ? {} : { headers: target.headers }),
+  });
+  return {
+    reqPerSec: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+};
+const spread = (xs: number[]) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
+
+async function main(): Promise<void> {
+  await ensureStackEnv(say);
+  const clickhouseUrl = process.env['CLICKHOUSE_URL']!;
+  const database = `bench_query_${Date.now().toString(36)}`;
+  const ch = createClient({ url: clickhouseUrl, request_timeout: 600_000 });
+  const gateways: RollgateProcess[] = [];
+  try {
+    say(`generating ${RAW_ROWS.toLocaleString('en')} raw samples for ${SERIES} series in ClickHouse database ${database}`);
+    await ch.command({ query: `CREATE DATABASE ${database}` });
+    await ch.command({
+      query: `CREATE TABLE ${database}.raw_system_proc (ts DateTime, ip String, pid UInt32, cpu_usage_pct Float64, mem_usage_pct Float64, mem_res UInt64)
+              ENGINE = MergeTree() PARTITION BY toYYYYMMDD(ts) ORDER BY ts`,
+    });
+    const start = Math.floor(Date.now() / 1000 / 86_400) * 86_400 - Math.ceil((RAW_ROWS / SERIES) * STEP_S / 86_400) * 86_400;
+    await ch.command({
+      query: `INSERT INTO ${database}.raw_system_proc
+              SELECT toDateTime(${start} + intDiv(number, ${SERIES}) * ${STEP_S}) AS ts,
+                     concat('10.0.', toString(intDiv(number % ${SERIES}, 250)), '.', toString(number % 250)) AS ip,
+                     toUInt32(1000 + number % ${SERIES}) AS pid,
+                     (cityHash64(number) % 10000) / 100 AS cpu_usage_pct,
+                     (cityHash64(number, 1) % 10000) / 100 AS mem_usage_pct,
+                     cityHash64(number, 2) % 8589934592 AS mem_res
+              FROM system.numbers LIMIT ${RAW_ROWS}`,
+    });
+    const store = new ClickHouseStore({ url: clickhouseUrl, database, user: 'default', password: '' });
+    await store.ensureTable(cpuMem5min);
+    await store.close();
+    await ch.command({
+      query: `INSERT INTO ${database}.cpu_mem_5min
+              SELECT toStartOfFiveMinute(ts) AS window_start, ip, pid, max(mem_res) AS mem, max(cpu_usage_pct), max(mem_usage_pct),
+                     count() AS samples, 1 AS final, 2 * count() + 1 AS version
+              FROM ${database}.raw_system_proc GROUP BY window_start, ip, pid`,
+    });
+    await ch.command({ query: `OPTIMIZE TABLE ${database}.cpu_mem_5min FINAL` });
+
+    const ip = '10.0.1.7';
+    const env = { CLICKHOUSE_URL: clickhouseUrl, CLICKHOUSE_DATABASE: database, REDIS_URL: process.env['REDIS_URL']!, LOG_LEVEL: 'warn' };
+    const uncached = startRollgate(['serve'], { ...env, CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', CACHE_L1_TTL_MS: '0' });
+    const cached = startRollgate(['serve'], env);
+    gateways.push(uncached, cached);
+    const [plain, caching] = await Promise.all([uncached.url(), cached.url()]);
+    const page = `ip=${ip}&pageSize=20`;
+    const rowsSql = `SELECT window_start, ip, pid, mem, cpu_usage_pct, mem_usage_pct, samples, final FROM ${database}.cpu_mem_5min FINAL
+                     WHERE ip = '${ip}' ORDER BY window_start DESC, ip, pid LIMIT 0, 20 FORMAT JSON`;
+    const rawSql = `SELECT toStartOfFiveMinute(ts) AS window_start, ip, pid, max(mem_res) AS mem, max(cpu_usage_pct) AS cpu, max(mem_usage_pct) AS memp,
+                    count() AS samples FROM ${database}.raw_system_proc WHERE ip = '${ip}' GROUP BY window_start, ip, pid
+                    ORDER BY window_start DESC, ip, pid LIMIT 0, 20 FORMAT JSON`;
+    const graphql = JSON.stringify({
+      query: `{ cpuMemRollups(filter: { ip: "${ip}" }, pageSize: 20) { totalNum rows { windowStart ip pid mem cpuUsagePct memUsagePct samples final } } }`,
+    });
+    const targets: Target[] = [
+      { name: 'clickhouse', url: `${clickhouseUrl}/?query=${encodeURIComponent(rowsSql)}` },
+      { name: 'rest-uncached', url: `${plain}/api/cpu-mem-5min?${page}` },
+      { name: 'rest-cached', url: `${caching}/api/cpu-mem-5min?${page}` },
+      { name: 'graphql', url: `${plain}/graphql`, method: 'POST', body: graphql, headers: { 'content-type': 'application/json' } },
+      { name: 'raw-group-by', url: `${clickhouseUrl}/?query=${encodeURIComponent(rawSql)}` },
+    ];
+    // Warm every path once (connections, the cache's first miss, ClickHouse's marks).
+    for (const t of targets) await fetch(t.url, { method: t.method ?? 'GET', ...(t.body === undefined ? {} : { body: t.body }), ...(t.headers === undefined ? {} : { headers: t.headers }) });
+
+    const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+    for (let run = 1; run <= RUNS; run++) {
+      // Interleaved, so drift in the machine's load hits every target alike.
+      for (const t of targets) {
+        const s = await drive(t);
+        samples.get(t.name)!.push(s);
+        say(`run ${run}/${RUNS} ${t.name.padEnd(14)} ${s.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms${s.errors > 0 ? `  errors ${s.errors}` : ''}`);
+      }
+    }
+
+    const summary = targets.map((t) => {
+      const xs = samples.get(t.name)!;
+      return {
+        target: t.name,
+        reqPerSec: median(xs.map((x) => x.reqPerSec)),
+        reqPerSecSpread: spread(xs.map((x) => x.reqPerSec)),
+        p50Ms: median(xs.map((x) => x.p50)),
+        p99Ms: median(xs.map((x) => x.p99)),
+        errors: xs.reduce((n, x) => n + x.errors, 0),
+      };
+    });
+    const by = (name: string) => summary.find((s) => s.target === name)!;
+    const ratios = {
+      rollupApiVsRawGroupBy_p50: by('raw-group-by').p50Ms / Math.max(by('rest-uncached').p50Ms, 0.01),
+      rollupApiVsRawGroupBy_reqPerSec: by('rest-uncached').reqPerSec / by('raw-group-by').reqPerSec,
+      restUncachedP50VsClickHouse: by('rest-uncached').p50Ms / Math.max(by('clickhouse').p50Ms, 0.01),
+      cacheHitVsUncached_reqPerSec: by('rest-cached').reqPerSec / by('rest-uncached').reqPerSec,
+      graphqlVsRest_reqPerSec: by('graphql').reqPerSec / by('rest-uncached').reqPerSec,
+    };
+
+    say('');
+    say(`medians of ${RUNS} runs × ${SECONDS} s at ${CONNECTIONS} connections (spread = min–max req/s)`);
+    say('target          req/s      spread          p50 ms  p99 ms  errors');
+    for (const s of summary) {
+      say(`${s.target.padEnd(15)} ${s.reqPerSec.toFixed(0).padStart(7)}  ${s.reqPerSecSpread.padEnd(16)} ${String(s.p50Ms).padStart(6)}  ${String(s.p99Ms).padStart(6)}  ${s.errors}`);
+    }
+    say('');
+    say(`rollup API vs raw GROUP BY: ${ratios.rollupApiVsRawGroupBy_reqPerSec.toFixed(1)}× the req/s (target ≥ 50×)`);
+    say(`uncached REST p50 / direct ClickHouse p50: ${ratios.restUncachedP50VsClickHouse.toFixed(2)} (target ≤ 1.5)`);
+    say(`cache hits vs uncached: ${ratios.cacheHitVsUncached_reqPerSec.toFixed(1)}× the req/s (target ≥ 5×)`);
+    say(`GraphQL vs REST (uncached): ${ratios.graphqlVsRest_reqPerSec.toFixed(2)}× the req/s (target ≥ 0.7×)`);
+
+    const out = path.join(root, 'bench', 'results');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      path.join(out, 'query.json'),
+      `${JSON.stringify(
+        {
+          benchmark: 'query',
+          date: new Date().toISOString(),
+          command: `npm run bench:query -- --rows=${RAW_ROWS} --seconds=${SECONDS} --runs=${RUNS} --connections=${CONNECTIONS}`,
+          machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+          rawRows: RAW_ROWS,
+          summary,
+          ratios,
+          runs: Object.fromEntries(samples),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    say(`results: bench/results/query.json`);
+  } finally {
+    await Promise.all(gateways.map((g) => g.stop()));
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => undefined);
+    await ch.close();
+  }
+}
+
+await main();
