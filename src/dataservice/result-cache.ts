@@ -43,8 +43,7 @@ export class ResultCache {
   /** The cache key for a call, or undefined when this call must not use the cache. */
   async keyFor(scope: CacheScope): Promise<string | undefined> {
     const tracked = scope.tables.filter((t) => this.rollupTables.has(t)).sort();
-    const ttl = tracked.length > 0 ? this.options.rollupTtlMs : this.options.ttlMs;
-    if (ttl === 0 || scope.version === 'draft') return undefined;
+    if (this.ttlFor(scope.tables) === 0 || scope.version === 'draft') return undefined;
     const revs = tracked.length === 0 ? [] : await this.revisions.current(tracked);
     if (revs === undefined) return undefined;
     const digest = createHash('sha256').update(`${scope.source}\n${scope.request}`).digest('base64url');
@@ -70,11 +69,16 @@ export class ResultCache {
 
   async set(key: string | undefined, value: string, tables: readonly string[]): Promise<void> {
     if (key === undefined) return;
-    const ttl = tables.some((t) => this.rollupTables.has(t)) ? this.options.rollupTtlMs : this.options.ttlMs;
+    const ttl = this.ttlFor(tables);
     if (this.options.l1TtlMs > 0) this.l1.set(key, value, { ttl: Math.min(ttl, this.options.l1TtlMs) });
     await this.shared.set(key, value, ttl).catch((err: unknown) => {
       this.logger.warn({ err: { message: String(err) } }, 'result cache write failed');
     });
+  }
+
+  /** Only results read wholly from rollup tables are re-keyed by writes; anything else also reads tables nobody announces. */
+  private ttlFor(tables: readonly string[]): number {
+    return tables.length > 0 && tables.every((t) => this.rollupTables.has(t)) ? this.options.rollupTtlMs : this.options.ttlMs;
   }
 
   private count<T extends { outcome: CacheOutcome }>(result: T): T {
