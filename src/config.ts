@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
 import { RollgateError } from './errors.js';
 
 /**
@@ -26,6 +27,37 @@ function isUrlWithProtocol(value: string, protocols: string[]): boolean {
     return false;
   }
 }
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s === '' ? undefined : s));
+
+const JwtKeysSchema = z
+  .array(
+    z.strictObject({
+      kid: z.string().regex(/^[\w.-]{1,64}$/),
+      secret: z.string().min(32).optional(),
+      publicKey: z.string().optional(),
+      privateKey: z.string().optional(),
+    }),
+  )
+  .min(1);
+
+export type JwtKeyConfig = z.infer<typeof JwtKeysSchema>[number];
+
+function isAddressOrCidr(value: string): boolean {
+  try {
+    if (value.includes('/')) ipaddr.parseCIDR(value);
+    else ipaddr.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Admin tokens from docs, examples and tests: production refuses them. */
+const DEMO_ADMIN_TOKEN = /demo|example|changeme|test-admin-token/i;
 
 const intInRange = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -75,6 +107,30 @@ const EnvSchema = z.object({
   AGGREGATOR_FLUSH_MS: intInRange(100, 600_000, 2000),
   AGGREGATOR_IDLE_MS: intInRange(1000, 86_400_000, 30_000),
   METRICS_PORT: intInRange(0, 65535, 9464),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((s) => csv.parse(s))
+    .refine((list) => list.every(isAddressOrCidr), { message: 'must be comma-separated IP addresses or CIDRs' }),
+  ROLLGATE_JWT_ALG: z.enum(['HS256', 'RS256']).default('HS256'),
+  ROLLGATE_JWT_KEYS: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined || s.trim() === '') return undefined;
+      try {
+        return JwtKeysSchema.parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {"kid", "secret"} (HS256) or {"kid", "publicKey", "privateKey"?} (RS256), PEM keys' });
+        return z.NEVER;
+      }
+    }),
+  ROLLGATE_JWT_TTL_SECONDS: intInRange(30, 86_400, 900),
+  ROLLGATE_BOOTSTRAP_APP_KEY: optionalText.refine((s) => s === undefined || /^[A-Za-z0-9_-]{8,64}$/.test(s), {
+    message: 'must be 8-64 letters, digits, _ or -',
+  }),
+  ROLLGATE_BOOTSTRAP_APP_SECRET: optionalText.refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
+  ROLLGATE_BOOTSTRAP_APP_CODE: optionalText.refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
 });
 
 export interface Config {
@@ -101,6 +157,15 @@ export interface Config {
   secrets: { masterKey: string | undefined };
   /** flushMs: partial rows and checkpoints; idleMs: a silent partition follows the others' watermark; port: the aggregate command's /metrics. */
   aggregator: { flushMs: number; idleMs: number; metricsPort: number };
+  /**
+   * trustedProxies: the only peers whose X-Forwarded-For is believed; jwt: token signing (keys unset means one
+   * HS256 key derived from the master key); bootstrapApp: an app created or updated at start-up.
+   */
+  auth: {
+    trustedProxies: string[];
+    jwt: { algorithm: 'HS256' | 'RS256'; keys: JwtKeyConfig[] | undefined; ttlSeconds: number };
+    bootstrapApp: { appKey: string; appSecret: string; appCode: string } | undefined;
+  };
 }
 
 export function loadConfig(
@@ -127,6 +192,29 @@ export function loadConfig(
       'invalid configuration: ROLLGATE_MASTER_KEY must be set in production (it encrypts stored credentials)',
     );
   }
+  if (e.NODE_ENV === 'production' && (e.ROLLGATE_ADMIN_TOKEN === undefined || DEMO_ADMIN_TOKEN.test(e.ROLLGATE_ADMIN_TOKEN))) {
+    throw new RollgateError(
+      'INVALID_CONFIG',
+      'invalid configuration: ROLLGATE_ADMIN_TOKEN must be set in production, and not to a demo or example value',
+    );
+  }
+  const bootstrap = [e.ROLLGATE_BOOTSTRAP_APP_KEY, e.ROLLGATE_BOOTSTRAP_APP_SECRET, e.ROLLGATE_BOOTSTRAP_APP_CODE];
+  if (bootstrap.some((v) => v !== undefined) && bootstrap.some((v) => v === undefined)) {
+    throw new RollgateError(
+      'INVALID_CONFIG',
+      'invalid configuration: ROLLGATE_BOOTSTRAP_APP_KEY, ROLLGATE_BOOTSTRAP_APP_SECRET and ROLLGATE_BOOTSTRAP_APP_CODE go together',
+    );
+  }
+  if (e.ROLLGATE_JWT_KEYS !== undefined) {
+    const usable = e.ROLLGATE_JWT_KEYS.every((k) => (e.ROLLGATE_JWT_ALG === 'HS256' ? k.secret !== undefined : k.publicKey !== undefined));
+    const signer = e.ROLLGATE_JWT_ALG === 'HS256' ? e.ROLLGATE_JWT_KEYS[0]?.secret : e.ROLLGATE_JWT_KEYS[0]?.privateKey;
+    if (!usable || signer === undefined) {
+      throw new RollgateError(
+        'INVALID_CONFIG',
+        `invalid configuration: ROLLGATE_JWT_KEYS: every ${e.ROLLGATE_JWT_ALG} key needs ${e.ROLLGATE_JWT_ALG === 'HS256' ? 'a secret' : 'a publicKey'}, and the first (the signing key) ${e.ROLLGATE_JWT_ALG === 'HS256' ? 'a secret' : 'a privateKey'}`,
+      );
+    }
+  }
   return {
     env: e.NODE_ENV,
     http: { host: e.HOST, port: e.PORT },
@@ -150,6 +238,14 @@ export function loadConfig(
     admin: { token: e.ROLLGATE_ADMIN_TOKEN },
     secrets: { masterKey: e.ROLLGATE_MASTER_KEY },
     aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS, idleMs: e.AGGREGATOR_IDLE_MS, metricsPort: e.METRICS_PORT },
+    auth: {
+      trustedProxies: e.TRUSTED_PROXIES,
+      jwt: { algorithm: e.ROLLGATE_JWT_ALG, keys: e.ROLLGATE_JWT_KEYS, ttlSeconds: e.ROLLGATE_JWT_TTL_SECONDS },
+      bootstrapApp:
+        e.ROLLGATE_BOOTSTRAP_APP_KEY !== undefined && e.ROLLGATE_BOOTSTRAP_APP_SECRET !== undefined && e.ROLLGATE_BOOTSTRAP_APP_CODE !== undefined
+          ? { appKey: e.ROLLGATE_BOOTSTRAP_APP_KEY, appSecret: e.ROLLGATE_BOOTSTRAP_APP_SECRET, appCode: e.ROLLGATE_BOOTSTRAP_APP_CODE }
+          : undefined,
+    },
   };
 }
 

@@ -26,6 +26,25 @@ export const ErrorCodes = {
   LATE_EVENT: { errCode: 2002, httpStatus: 400 },
   // Configuration problems found at start-up.
   INVALID_CONFIG: { errCode: 3001, httpStatus: 500 },
+  // Calls of /api, /graphql and /auth/token that fail authentication (401) or authorisation (403).
+  /** X-Ca-Signature does not match the server's string to sign (sent back in X-Ca-Error-Message). */
+  SIGNATURE_MISMATCH: { errCode: 4101, httpStatus: 401 },
+  /** X-Ca-Nonce was already used within the timestamp window. */
+  NONCE_REPLAYED: { errCode: 4102, httpStatus: 401 },
+  /** X-Ca-Timestamp is not epoch milliseconds within 15 minutes of the server clock. */
+  TIMESTAMP_SKEW: { errCode: 4103, httpStatus: 401 },
+  /** Content-MD5 is missing for a non-form body, or does not match the body. */
+  CONTENT_MD5_MISMATCH: { errCode: 4104, httpStatus: 401 },
+  /** The bearer token has expired. */
+  TOKEN_EXPIRED: { errCode: 4105, httpStatus: 401 },
+  /** The bearer token is malformed, signed with an unknown kid or key, or meant for another audience. */
+  TOKEN_INVALID: { errCode: 4106, httpStatus: 401 },
+  /** The app is disabled. */
+  APP_DISABLED: { errCode: 4301, httpStatus: 403 },
+  /** The client address is outside the app's IP allowlist. */
+  IP_NOT_ALLOWED: { errCode: 4302, httpStatus: 403 },
+  /** The app holds no grant for this API (or GraphQL field). */
+  NOT_GRANTED: { errCode: 4303, httpStatus: 403 },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -36,12 +55,18 @@ export interface RollgateErrorOptions {
   retriable?: boolean;
   /** The request field or event field the error is about, when there is one. */
   field?: string;
+  /** Sent as X-Ca-Error-Message on an HTTP failure (ASCII, no secrets); the message when absent. */
+  headerMessage?: string;
+  /** Sent as Retry-After on a 429. */
+  retryAfterSeconds?: number;
 }
 
 export class RollgateError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;
   readonly field: string | undefined;
+  readonly headerMessage: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: RollgateErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -49,6 +74,8 @@ export class RollgateError extends Error {
     this.code = code;
     this.retriable = options.retriable ?? false;
     this.field = options.field;
+    this.headerMessage = options.headerMessage;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get errCode(): number {

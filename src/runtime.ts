@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { rollups } from '../aggregators/index.js';
 import { MemoryCache, RedisCache, type Cache } from './cache/cache.js';
 import { LocalRevisions, RedisRevisions, type RollupRevisions } from './cache/rollup-revisions.js';
@@ -31,6 +32,7 @@ export class Runtime {
   private cache: Cache | undefined;
   private revisions: RollupRevisions | undefined;
   private dataService: Promise<DataService> | undefined;
+  private authRedis: Redis | undefined;
 
   constructor(
     readonly config: Config,
@@ -105,6 +107,22 @@ export class Runtime {
       this.checks.push({ name: cache.kind, check: () => cache.ping() });
     }
     return this.cache;
+  }
+
+  /**
+   * The Redis client for nonces and rate limits, or undefined when embedded. It fails fast while
+   * Redis is away (no offline queue), so auth falls back to per-process state instead of waiting.
+   */
+  async getAuthRedis(): Promise<Redis | undefined> {
+    if (this.config.redis === undefined) return undefined;
+    if (this.authRedis === undefined) {
+      const redis = new Redis(this.config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+      redis.on('error', (err: Error) => this.logger.warn({ err: { message: err.message } }, 'auth redis connection error'));
+      this.authRedis = redis;
+      this.track('auth redis', async () => redis.disconnect());
+      await redis.connect().catch((err: unknown) => this.logger.warn({ err: { message: String(err) } }, 'redis unreachable at start: nonces and rate limits are per process'));
+    }
+    return this.authRedis;
   }
 
   /** How aggregators announce writes and gateways re-key cached results: Redis pub/sub, or in-process. */

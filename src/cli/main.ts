@@ -55,6 +55,12 @@ program
       // The demo is for trying things: give it an admin token for this run when none is configured.
       const demoToken = rt.config.admin.token === undefined ? randomBytes(18).toString('base64url') : undefined;
       rt.config.admin.token ??= demoToken;
+      // And an app to call the APIs with, granted every built-in API, unless ROLLGATE_BOOTSTRAP_APP_* name one.
+      const demoApp =
+        rt.config.auth.bootstrapApp === undefined
+          ? { appKey: `demo-${randomBytes(6).toString('hex')}`, appSecret: randomBytes(24).toString('base64url'), appCode: randomBytes(24).toString('base64url') }
+          : undefined;
+      rt.config.auth.bootstrapApp ??= demoApp;
       const stoppers: Stopper[] = [];
       for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
       const log = rt.getLog();
@@ -73,7 +79,7 @@ program
         rt.logger.child({ component: 'demo' }),
       );
       // The gateway listens first so its URLs print while the backfill is still on its way.
-      const gateway = await startGateway(rt, demoToken === undefined ? {} : { demoToken });
+      const gateway = await startGateway(rt, { ...(demoToken === undefined ? {} : { demoToken }), ...(demoApp === undefined ? {} : { demoApp }) });
       await demo.start();
       return [
         async () => {
@@ -140,8 +146,11 @@ program
 
 type Stopper = () => Promise<void>;
 
-/** `demoToken`: an admin token made up for this run, printed so the user can try /admin. */
-async function startGateway(rt: Runtime, options: { demoToken?: string } = {}): Promise<Stopper> {
+/** `demoToken`, `demoApp`: an admin token and an app made up for this run, printed so the user can try them. */
+async function startGateway(
+  rt: Runtime,
+  options: { demoToken?: string; demoApp?: { appKey: string; appSecret: string; appCode: string } } = {},
+): Promise<Stopper> {
   for (const spec of rollups) {
     // The gateway only reads; it starts even when a store is down, and /readyz says so.
     const store = await rt.storeFor(spec);
@@ -153,6 +162,7 @@ async function startGateway(rt: Runtime, options: { demoToken?: string } = {}): 
     checks: rt.checks,
     metrics: rt.metrics,
     dataService: await rt.getDataService(),
+    redis: await rt.getAuthRedis(),
   });
   await app.listen({ host: rt.config.http.host, port: rt.config.http.port });
   const base = baseUrl(rt, app.server.address());
@@ -161,6 +171,14 @@ async function startGateway(rt: Runtime, options: { demoToken?: string } = {}): 
       '',
       `rollgate is listening on ${base}`,
       ...rollups.map((r) => `  REST     ${base}/api/${r.name}?pageSize=20`),
+      ...(options.demoApp === undefined
+        ? rt.config.auth.bootstrapApp === undefined
+          ? []
+          : [`  app      ${rt.config.auth.bootstrapApp.appKey} (from ROLLGATE_BOOTSTRAP_APP_*)`]
+        : [
+            `  app      appKey ${options.demoApp.appKey}  appSecret ${options.demoApp.appSecret}`,
+            `           Authorization: APPCODE ${options.demoApp.appCode}`,
+          ]),
       `  GraphQL  ${base}/graphql`,
       `  OpenAPI  ${base}/openapi.json`,
       rt.config.admin.token === undefined

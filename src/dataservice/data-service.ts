@@ -5,6 +5,10 @@ import type { RollupSpec } from '../core/rollup-spec.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { SecretBox } from '../security/secret-box.js';
+import { AppCodeHasher } from '../auth/appcode.js';
+import { AppService } from '../auth/apps.js';
+import { apiGrant, FLOWS_GRANT } from '../auth/grants.js';
+import { TokenService } from '../auth/jwt.js';
 import { ApiService } from './api-service.js';
 import { builtinRollupApi } from './builtins.js';
 import { CatalogStore } from './catalog/catalog-store.js';
@@ -19,6 +23,9 @@ export interface DataService {
   apis: ApiService;
   dataSources: DataSources;
   cache: ResultCache;
+  /** The apps that call published APIs, and the bearer tokens they get (src/auth). */
+  appRegistry: AppService;
+  tokens: TokenService;
   close(): Promise<void>;
 }
 
@@ -42,14 +49,24 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
   }
   const catalog = new CatalogStore(deps.catalog);
   await catalog.init();
+  const masterKey = config.secrets.masterKey ?? DEVELOPMENT_MASTER_KEY;
+  const box = new SecretBox(masterKey);
   const dataSources = new DataSources(
     catalog,
-    new SecretBox(config.secrets.masterKey ?? DEVELOPMENT_MASTER_KEY),
+    box,
     deps.builtinSources,
     logger.child({ component: 'datasources' }),
   );
   const apis = new ApiService(catalog, dataSources, deps.rollups.map(builtinRollupApi), logger.child({ component: 'apis' }));
   await apis.start();
+  const appRegistry = new AppService(catalog, box, new AppCodeHasher(masterKey), logger.child({ component: 'apps' }));
+  await appRegistry.start();
+  const bootstrap = config.auth.bootstrapApp;
+  if (bootstrap !== undefined) {
+    // Every built-in API and flow management: what a first user or a test needs to call anything.
+    await appRegistry.bootstrap(bootstrap, [...deps.rollups.map((r) => apiGrant(builtinRollupApi(r).definition.name)), FLOWS_GRANT]);
+    logger.info({ appKey: bootstrap.appKey }, 'bootstrap app ready');
+  }
   const cache = new ResultCache(
     deps.sharedCache,
     deps.revisions,
@@ -62,8 +79,11 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
     apis,
     dataSources,
     cache,
+    appRegistry,
+    tokens: new TokenService(config.auth.jwt, masterKey),
     close: async () => {
       apis.stop();
+      appRegistry.stop();
       await dataSources.close();
     },
   };

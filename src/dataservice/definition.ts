@@ -12,8 +12,8 @@ import { PARAM_TYPES, type ParamType } from './bound-sql.js';
 export const OPERATORS = ['=', '!=', '>', '>=', '<', '<=', 'in', 'like', 'prefix', 'between'] as const;
 export type Operator = (typeof OPERATORS)[number];
 
-/** Names the gateway reads itself; no API may declare a parameter with one of them. */
-export const RESERVED_PARAMS = ['pageNum', 'pageSize', 'format'] as const;
+/** Names the gateway reads itself (paging, the answer format, an app's appCode): no API may declare them. */
+export const RESERVED_PARAMS = ['pageNum', 'pageSize', 'format', 'appCode'] as const;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const column = z.string().regex(IDENTIFIER, 'must be a column name (letters, digits and _)');

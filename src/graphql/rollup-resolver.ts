@@ -2,6 +2,7 @@ import { Arg, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
 import type { PagedData } from '../dataservice/execute-api.js';
 import { RollgateError } from '../errors.js';
+import { authorize } from '../auth/authenticator.js';
 import type { GraphQLContext } from './context.js';
 import { CpuMemFilter, CpuMemRollupPage } from './cpu-mem-types.js';
 
@@ -16,6 +17,8 @@ export class RollupResolver {
   ): Promise<CpuMemRollupPage> {
     const api = ctx.apis.route(`/${cpuMem5min.name}`);
     if (api === undefined) throw new RollgateError('INTERNAL', 'the built-in cpu-mem-5min API is missing');
+    // The field reads the built-in API, so the same grant decides.
+    authorize(ctx.principal, api.definition);
     const f = filter ?? {};
     const query: Record<string, string> = {};
     if (f.ip !== undefined) query['ip'] = f.ip;

@@ -6,9 +6,13 @@ import type { DataSources } from '../dataservice/data-sources.js';
 import { invalidParameter, RollgateError } from '../errors.js';
 import type { Config } from '../config.js';
 import { success } from './envelope.js';
+import type { AppService } from '../auth/apps.js';
+import type { TokenService } from '../auth/jwt.js';
 
 interface AdminDeps {
   token: string | undefined;
+  tokens: TokenService;
+  appRegistry: AppService;
   apis: ApiService;
   dataSources: DataSources;
   limits: Config['api'];
@@ -16,6 +20,7 @@ interface AdminDeps {
 
 type IdParams = { id: string };
 type NameParams = { name: string };
+type AppParams = { appKey: string };
 
 /**
  * `/admin/datasources` and `/admin/apis`, behind `Authorization: Bearer
@@ -24,11 +29,34 @@ type NameParams = { name: string };
  */
 export async function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
   await app.register(async (admin) => {
-    admin.addHook('onRequest', async (request) => authorize(request, deps.token));
+    admin.addHook('onRequest', async (request) => authorize(request, deps.token, deps.tokens));
     const operator = (request: FastifyRequest): string | undefined => {
       const given = request.headers['x-rollgate-operator'];
       return typeof given === 'string' && /^[\w.@-]{1,100}$/.test(given) ? given : 'admin';
     };
+
+    // A short-lived admin JWT, for dashboards that should not hold the admin token itself; only the token issues one.
+    admin.post('/token', async (request) => {
+      if (!presentsAdminToken(request, deps.token)) throw new RollgateError('UNAUTHENTICATED', 'only the admin token can issue admin tokens');
+      const { token, expiresAt } = deps.tokens.issue('admin', { role: 'admin' }, 'rollgate-admin');
+      return success(request.id, { token, tokenType: 'Bearer', expiresIn: deps.tokens.ttlSeconds, expiresAt: new Date(expiresAt).toISOString() });
+    });
+
+    // Apps: appSecret and appCode appear only in the answers of create and rotate.
+    admin.get('/apps', async (request) => success(request.id, await deps.appRegistry.list()));
+    admin.post('/apps', async (request, reply) => {
+      reply.code(201);
+      return success(request.id, await deps.appRegistry.create(request.body));
+    });
+    admin.get<{ Params: AppParams }>('/apps/:appKey', async (request) => success(request.id, await deps.appRegistry.get(request.params.appKey)));
+    admin.put<{ Params: AppParams }>('/apps/:appKey', async (request) => success(request.id, await deps.appRegistry.update(request.params.appKey, request.body)));
+    admin.post<{ Params: AppParams }>('/apps/:appKey/disable', async (request) =>
+      success(request.id, await deps.appRegistry.setStatus(request.params.appKey, 'disabled')),
+    );
+    admin.post<{ Params: AppParams }>('/apps/:appKey/enable', async (request) =>
+      success(request.id, await deps.appRegistry.setStatus(request.params.appKey, 'enabled')),
+    );
+    admin.post<{ Params: AppParams }>('/apps/:appKey/rotate', async (request) => success(request.id, await deps.appRegistry.rotate(request.params.appKey)));
 
     // Data sources
     admin.get('/datasources', async (request) => success(request.id, await deps.dataSources.list()));
@@ -84,15 +112,32 @@ export async function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps)
   }, { prefix: '/admin' });
 }
 
-function authorize(request: FastifyRequest, token: string | undefined): void {
+/** The admin token, or an admin JWT issued by POST /admin/token. */
+function authorize(request: FastifyRequest, token: string | undefined, tokens: TokenService): void {
   if (token === undefined) throw new RollgateError('UNAUTHENTICATED', 'the admin API is disabled: set ROLLGATE_ADMIN_TOKEN to enable it');
-  const header = request.headers.authorization ?? '';
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (match === null) throw new RollgateError('UNAUTHENTICATED', 'admin calls need Authorization: Bearer <ROLLGATE_ADMIN_TOKEN>');
+  const bearer = bearerOf(request);
+  if (bearer === undefined) throw new RollgateError('UNAUTHENTICATED', 'admin calls need Authorization: Bearer <ROLLGATE_ADMIN_TOKEN or an admin JWT>');
+  if (presentsAdminToken(request, token)) return;
+  // Three dot-separated parts: a JWT; anything else is a wrong admin token.
+  if (bearer.split('.').length === 3) {
+    tokens.verify(bearer, 'rollgate-admin');
+    return;
+  }
+  throw new RollgateError('UNAUTHENTICATED', 'wrong admin token');
+}
+
+function bearerOf(request: FastifyRequest): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+  return match?.[1];
+}
+
+function presentsAdminToken(request: FastifyRequest, token: string | undefined): boolean {
+  const bearer = bearerOf(request);
+  if (token === undefined || bearer === undefined) return false;
   // Compare digests: equal length, so timingSafeEqual cannot throw or leak the token's length.
-  const given = createHash('sha256').update(match[1] ?? '').digest();
+  const given = createHash('sha256').update(bearer).digest();
   const expected = createHash('sha256').update(token).digest();
-  if (!timingSafeEqual(given, expected)) throw new RollgateError('UNAUTHENTICATED', 'wrong admin token');
+  return timingSafeEqual(given, expected);
 }
 
 function testRequest(body: unknown): RawRequest {

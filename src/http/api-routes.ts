@@ -6,6 +6,7 @@ import { RollgateError, toRollgateError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Config } from '../config.js';
 import { success } from './envelope.js';
+import { authorize } from '../auth/authenticator.js';
 
 /**
  * `GET|POST /api/<path>`: every published DataService API, looked up in the
@@ -17,6 +18,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: { apis: ApiService
     const path = request.url.slice('/api'.length).split('?')[0] ?? '';
     const api = deps.apis.route(path.length > 1 ? path.replace(/\/+$/, '') : path);
     if (api === undefined) throw new RollgateError('NOT_FOUND', `no published API at /api${path}`);
+    authorize(request.principal, api.definition);
     const timer = deps.metrics.apiCalls.startTimer({ api: api.definition.name });
     try {
       const method = request.method === 'HEAD' ? 'GET' : request.method;

@@ -9,7 +9,7 @@ export interface DependencyCheck {
 const CHECK_TIMEOUT_MS = 3000;
 
 /** `/healthz`: the process is up. `/readyz`: every dependency this process uses answers. */
-export function registerHealthRoutes(app: FastifyInstance, checks: readonly DependencyCheck[]): void {
+export function registerHealthRoutes(app: FastifyInstance, checks: readonly DependencyCheck[], degradations: () => string[] = () => []): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const results = await Promise.all(
@@ -23,10 +23,13 @@ export function registerHealthRoutes(app: FastifyInstance, checks: readonly Depe
       }),
     );
     const down = results.filter((r) => !r.ok).map((r) => r.name);
+    const degraded = degradations();
     reply.code(down.length === 0 ? 200 : 503);
     return {
       status: down.length === 0 ? 'ready' : 'not ready',
       unavailable: down,
+      // Serving on, with a weaker guarantee (e.g. rate limits and nonces per process while Redis is away).
+      degraded,
       dependencies: Object.fromEntries(results.map((r) => [r.name, r.ok ? 'up' : 'down'])),
     };
   });

@@ -16,6 +16,11 @@ import { registerApiRoutes } from './api-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import type { DataService } from '../dataservice/data-service.js';
 import { openApiDocument } from '../dataservice/openapi.js';
+import type { Redis } from 'ioredis';
+import { Authenticator, TIMESTAMP_WINDOW_MS } from '../auth/authenticator.js';
+import { registerHttpAuth } from '../auth/http-auth.js';
+import { NonceStore } from '../auth/nonce-store.js';
+import { AppRateLimiter } from '../auth/rate-limit.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -23,6 +28,8 @@ export interface GatewayDeps {
   checks: readonly DependencyCheck[];
   metrics: Metrics;
   dataService: DataService;
+  /** Shared nonces and rate-limit counters; absent means per-process (embedded mode). */
+  redis?: Redis | undefined;
 }
 
 /** Largest request body accepted (POST API parameters, admin definitions); beyond it, 413. */
@@ -39,6 +46,8 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     },
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: BODY_LIMIT_BYTES,
+    // request.ip is the socket's peer unless that peer is a configured proxy: X-Forwarded-For is not taken from anyone else.
+    trustProxy: config.auth.trustedProxies.length > 0 ? config.auth.trustedProxies : false,
   });
 
   app.addHook('onSend', async (request, reply) => {
@@ -55,6 +64,10 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
             ? new RollgateError('INVALID_PARAMETER', error.message)
             : toRollgateError(error);
     if (rollgateError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+    if (rollgateError.httpStatus === 401 || rollgateError.httpStatus === 403 || rollgateError.headerMessage !== undefined) {
+      reply.header('x-ca-error-message', asciiHeader(rollgateError.headerMessage ?? rollgateError.message));
+    }
+    if (rollgateError.retryAfterSeconds !== undefined) reply.header('retry-after', String(rollgateError.retryAfterSeconds));
     reply.code(rollgateError.httpStatus);
     return failure(request.id, rollgateError);
   });
@@ -64,11 +77,17 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     return failure(request.id, new RollgateError('NOT_FOUND', `no API at ${request.method} ${request.url.split('?')[0] ?? ''}`));
   });
 
-  registerHealthRoutes(app, deps.checks);
+  const { apis, dataSources, cache, appRegistry, tokens } = deps.dataService;
+  const nonces = new NonceStore(deps.redis, 'rollgate:nonce:', 2 * TIMESTAMP_WINDOW_MS, logger.child({ component: 'nonces' }));
+  const limiter = new AppRateLimiter(deps.redis, 'rollgate:rl:');
+  registerHttpAuth(app, { authenticator: new Authenticator(appRegistry, nonces, limiter, tokens), tokens, bodyLimit: BODY_LIMIT_BYTES });
+  registerHealthRoutes(app, deps.checks, () => [
+    ...(nonces.degraded ? ['nonces: per process (redis unreachable)'] : []),
+    ...(limiter.degraded ? ['rate limits: per process (redis unreachable)'] : []),
+  ]);
   registerMetricsRoute(app, deps.metrics);
-  const { apis, dataSources, cache } = deps.dataService;
   registerApiRoutes(app, { apis, cache, metrics: deps.metrics, limits: config.api });
-  await registerAdminRoutes(app, { token: config.admin.token, apis, dataSources, limits: config.api });
+  await registerAdminRoutes(app, { token: config.admin.token, tokens, apis, dataSources, appRegistry, limits: config.api });
   app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
   const apollo = new ApolloServer<GraphQLContext>({
@@ -81,7 +100,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   await apollo.start();
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
-    context: async (request) => ({ apis, cache, limits: config.api, requestId: request.id }),
+    context: async (request) => ({ apis, cache, limits: config.api, requestId: request.id, principal: request.principal }),
   });
 
   app.get('/', async (_request, reply) => {
@@ -100,6 +119,11 @@ function statusOf(error: unknown): number | undefined {
 function isClientError(error: unknown): error is Error {
   const status = statusOf(error);
   return error instanceof Error && status !== undefined && status >= 400 && status < 500;
+}
+
+/** Header values must be visible ASCII; anything else is percent-encoded rather than failing the response. */
+function asciiHeader(text: string): string {
+  return text.replace(/[^\x20-\x7e]/gu, (c) => encodeURIComponent(c)).slice(0, 8192);
 }
 
 function escapeHtml(text: string): string {

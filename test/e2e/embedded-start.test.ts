@@ -18,13 +18,18 @@ describe('rollgate demo on embedded defaults', () => {
     demo = startRollgate(['demo'], { LOG_LEVEL: 'info' });
     const base = await demo.url(30_000);
     expect(demo.output()).toContain('embedded DuckDB');
+    // The demo makes up an app for the run and prints its credentials, as a newcomer would copy them.
+    const appCode = /Authorization: APPCODE (\S+)/.exec(demo.output())?.[1];
+    expect(appCode).toBeDefined();
+    const auth = { authorization: `APPCODE ${appCode ?? ''}` };
+    expect((await fetch(`${base}/api/cpu-mem-5min?pageSize=1`)).status).toBe(401);
 
     const totalNum = await waitFor(
       'GraphQL rows',
       async () => {
         const res = await fetch(`${base}/graphql`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...auth },
           body: JSON.stringify({ query: '{ cpuMemRollups(filter: {}, pageSize: 5) { totalNum rows { ip pid final } } }' }),
         });
         const body = (await res.json()) as { data?: { cpuMemRollups: { totalNum: number } } };
@@ -35,12 +40,12 @@ describe('rollgate demo on embedded defaults', () => {
       30_000,
       250,
     );
-    const rest = (await (await fetch(`${base}/api/cpu-mem-5min?pageSize=100`)).json()) as { data: { totalNum: number } };
+    const rest = (await (await fetch(`${base}/api/cpu-mem-5min?pageSize=100`, { headers: auth })).json()) as { data: { totalNum: number } };
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(totalNum).toBeGreaterThanOrEqual(50 * 24);
     expect(rest.data.totalNum).toBeGreaterThanOrEqual(50 * 24);
     // Closed windows are there already, for every series.
-    const closed = (await (await fetch(`${base}/api/cpu-mem-5min?pageSize=1000&to=${new Date(started - 600_000).toISOString()}`)).json()) as {
+    const closed = (await (await fetch(`${base}/api/cpu-mem-5min?pageSize=1000&to=${new Date(started - 600_000).toISOString()}`, { headers: auth })).json()) as {
       data: { rows: Array<{ ip: string; pid: number; final: boolean }> };
     };
     expect(closed.data.rows.every((r) => r.final)).toBe(true);

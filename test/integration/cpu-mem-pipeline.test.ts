@@ -5,7 +5,7 @@ import { KafkaLog } from '../../src/ingest/kafka-log.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { procSamples, uniqueName, type ProcSample } from '../helpers/events.js';
 import { readDeadLetters } from '../helpers/dead-letters.js';
-import { silentLogger } from '../helpers/gateway.js';
+import { appHeaders, silentLogger, TEST_APP_ENV } from '../helpers/gateway.js';
 import { startRollgate, type RollgateProcess } from '../helpers/rollgate-process.js';
 import { stackEnv } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -36,6 +36,7 @@ const childEnv = {
   REDIS_URL: stack.REDIS_URL,
   MYSQL_URL: stack.MYSQL_URL,
   TOPIC_PREFIX: prefix,
+  ...TEST_APP_ENV,
   AGGREGATOR_FLUSH_MS: '500',
   METRICS_PORT: '0',
 };
@@ -134,7 +135,7 @@ describe('cpu-mem-5min on Kafka and ClickHouse', () => {
     const seen: Row[] = [];
     let totalNum = -1;
     for (let page = 1; seen.length < expected.length && page < 20; page++) {
-      const res = await fetch(`${base}/api/cpu-mem-5min?pageSize=7&pageNum=${page}`);
+      const res = await fetch(`${base}/api/cpu-mem-5min?pageSize=7&pageNum=${page}`, { headers: appHeaders });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { errCode: number; data: { totalNum: number; rows: Array<Record<string, unknown>> } };
       expect(body.errCode).toBe(0);
@@ -154,7 +155,7 @@ describe('cpu-mem-5min on Kafka and ClickHouse', () => {
     const expected = (await oracle()).filter((r) => r.ip === ip);
     const res = await fetch(`${base}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...appHeaders },
       body: JSON.stringify({
         query: `query($ip: String) { cpuMemRollups(filter: { ip: $ip }, pageSize: 100) {
           totalNum rows { windowStart ip pid mem cpuUsagePct memUsagePct samples final } } }`,
@@ -170,7 +171,7 @@ describe('cpu-mem-5min on Kafka and ClickHouse', () => {
   });
 
   it('rejects a bad parameter with 400 in the envelope', async () => {
-    const res = await fetch(`${base}/api/cpu-mem-5min?pid=12x`);
+    const res = await fetch(`${base}/api/cpu-mem-5min?pid=12x`, { headers: appHeaders });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ errCode: 1400, errMsg: expect.stringMatching(/^pid /), data: null });
   });

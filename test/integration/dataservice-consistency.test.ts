@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaLog } from '../../src/ingest/kafka-log.js';
 import { procSamples, uniqueName } from '../helpers/events.js';
-import { silentLogger, stackGateway } from '../helpers/gateway.js';
+import { appHeaders, silentLogger, stackGateway } from '../helpers/gateway.js';
 import { startRollgate, type RollgateProcess } from '../helpers/rollgate-process.js';
 import { stackEnv } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -56,7 +56,7 @@ async function store(): Promise<ApiRow[]> {
 }
 
 async function api(url = '/api/cpu-mem-5min?pageSize=2000'): Promise<{ rows: ApiRow[]; totalNum: number; cache: string }> {
-  const res = await app.inject({ url });
+  const res = await app.inject({ url, headers: appHeaders });
   expect(res.statusCode, res.body).toBe(200);
   const data = res.json().data;
   return {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../helpers/events.js';
-import { adminHeaders, stackGateway } from '../helpers/gateway.js';
+import { adminHeaders, appHeaders, stackGateway } from '../helpers/gateway.js';
 import { stackEnv } from '../helpers/stack.js';
 import { bindRequest } from '../../src/dataservice/bind-request.js';
 import type { TypedValue } from '../../src/dataservice/bound-sql.js';
@@ -303,7 +303,7 @@ describe.each([
     let rejected = 0;
     await fc.assert(
       fc.asyncProperty(hostileRequest, async (params) => {
-        const res = await app.inject({ method: 'POST', url: `/api/fuzz/${store}`, payload: params });
+        const res = await app.inject({ method: 'POST', headers: appHeaders, url: `/api/fuzz/${store}`, payload: params });
         const body = res.json();
         if (res.statusCode === 400) {
           rejected += 1;
@@ -328,7 +328,7 @@ describe.each([
   it('treat query-string values the same way', async () => {
     await fc.assert(
       fc.asyncProperty(fc.dictionary(fc.constantFrom(...PARAMS.map((p) => p.name)), fc.oneof(fc.constantFrom(...INJECTIONS), fc.string({ maxLength: 12 })), { minKeys: 1, maxKeys: 2 }), async (params) => {
-        const res = await app.inject({ method: 'POST', url: `/api/fuzz/${store}`, query: params });
+        const res = await app.inject({ method: 'POST', headers: appHeaders, url: `/api/fuzz/${store}`, query: params });
         expect([200, 400], res.body).toContain(res.statusCode);
         if (res.statusCode === 200) {
           const expected = store === 'ch' ? chOracle(params) : await myOracle(params);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { seeded, uniqueName } from '../helpers/events.js';
-import { adminHeaders, stackGateway } from '../helpers/gateway.js';
+import { adminHeaders, appHeaders, stackGateway } from '../helpers/gateway.js';
 import { stackEnv } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -40,7 +40,7 @@ async function publish(definition: Record<string, unknown>): Promise<void> {
 type Body = { errCode: number; errMsg: string; data: any };
 
 async function call(url: string): Promise<{ status: number; body: Body; headers: Record<string, unknown> }> {
-  const res = await app.inject({ url });
+  const res = await app.inject({ url, headers: appHeaders });
   return { status: res.statusCode, body: res.json(), headers: res.headers };
 }
 
@@ -230,6 +230,7 @@ describe('wizard API over MySQL (POST)', () => {
   it('takes parameters from the JSON body and returns MySQL rows, money exact', async () => {
     const res = await app.inject({
       method: 'POST',
+      headers: appHeaders,
       url: '/api/it/my/orders?pageSize=1000',
       payload: { region: ['north', 'east'], revenue: [100, 5000.5], paid: true },
     });
@@ -250,7 +251,7 @@ describe('wizard API over MySQL (POST)', () => {
   });
 
   it('refuses a body over the limit with 413', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/it/my/orders', payload: { region: ['x'.repeat(2 * 1024 * 1024)] } });
+    const res = await app.inject({ method: 'POST', headers: appHeaders, url: '/api/it/my/orders', payload: { region: ['x'.repeat(2 * 1024 * 1024)] } });
     expect(res.statusCode).toBe(413);
     expect(res.json().errCode).toBe(1413);
   });
@@ -331,13 +332,13 @@ describe('a cache outage', () => {
       REDIS_URL: 'redis://127.0.0.1:1',
     });
     try {
-      const first = await cacheless.inject({ url: '/api/it/ch/metrics?host=db-1&pageSize=5' });
+      const first = await cacheless.inject({ headers: appHeaders, url: '/api/it/ch/metrics?host=db-1&pageSize=5' });
       expect(first.statusCode, first.body).toBe(200);
       expect(first.json().data.rows.length).toBeGreaterThan(0);
       expect(first.headers['x-rollgate-cache']).toBe('bypass');
       // Rollup results are never cached while write announcements cannot be heard.
       for (let i = 0; i < 2; i++) {
-        const rollup = await cacheless.inject({ url: '/api/cpu-mem-5min' });
+        const rollup = await cacheless.inject({ headers: appHeaders, url: '/api/cpu-mem-5min' });
         expect(rollup.statusCode, rollup.body).toBe(200);
         expect(rollup.headers['x-rollgate-cache']).toBe('bypass');
       }
@@ -365,11 +366,11 @@ describe('several gateway instances on one catalog', () => {
         responseParams: [{ column: 'host', type: 'STRING' }],
       });
       const id = created.json().data.id as string;
-      expect((await other.inject({ url: '/api/it/shared/hosts' })).statusCode).toBe(404);
+      expect((await other.inject({ headers: appHeaders, url: '/api/it/shared/hosts' })).statusCode).toBe(404);
       await admin('POST', `/admin/apis/${id}/publish`);
-      await waitFor('the other instance to serve it', async () => ((await other.inject({ url: '/api/it/shared/hosts' })).statusCode === 200 ? true : undefined), 10_000, 100);
+      await waitFor('the other instance to serve it', async () => ((await other.inject({ headers: appHeaders, url: '/api/it/shared/hosts' })).statusCode === 200 ? true : undefined), 10_000, 100);
       await admin('POST', `/admin/apis/${id}/offline`);
-      await waitFor('the other instance to stop', async () => ((await other.inject({ url: '/api/it/shared/hosts' })).statusCode === 404 ? true : undefined), 10_000, 100);
+      await waitFor('the other instance to stop', async () => ((await other.inject({ headers: appHeaders, url: '/api/it/shared/hosts' })).statusCode === 404 ? true : undefined), 10_000, 100);
     } finally {
       await other.close();
     }

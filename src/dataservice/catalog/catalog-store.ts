@@ -40,8 +40,27 @@ export interface DataSourceRecord {
   updatedAt: number;
 }
 
+/** An app that calls published APIs (src/auth). Secrets are stored only sealed or hashed. */
+export interface AppRecord {
+  appKey: string;
+  name: string;
+  description: string;
+  /** The appSecret sealed by the SecretBox with `app:<appKey>` as associated data. */
+  sealedSecret: string;
+  /** HMAC-SHA256 of the appCode under a key derived from the master key, hex: looked up, never reversed. */
+  appCodeHash: string;
+  allowAppCodeQuery: boolean;
+  ipAllowlist: string[];
+  grants: string[];
+  rateLimit: { rps: number; burst: number };
+  status: 'enabled' | 'disabled';
+  createdAt: number;
+  updatedAt: number;
+}
+
 const T = {
   meta: 'rollgate_catalog_meta',
+  apps: 'rollgate_apps',
   sources: 'rollgate_datasources',
   apis: 'rollgate_apis',
   versions: 'rollgate_api_versions',
@@ -75,6 +94,60 @@ export class CatalogStore {
       `CREATE TABLE IF NOT EXISTS ${T.versions} (api_id VARCHAR(36) NOT NULL, version INTEGER NOT NULL,
        definition ${text} NOT NULL, created_at BIGINT NOT NULL, created_by VARCHAR(100), PRIMARY KEY (api_id, version))`,
     );
+    await this.db.run(
+      `CREATE TABLE IF NOT EXISTS ${T.apps} (app_key VARCHAR(64) NOT NULL PRIMARY KEY, name VARCHAR(100) NOT NULL,
+       description VARCHAR(500) NOT NULL, sealed_secret ${text} NOT NULL, app_code_hash VARCHAR(64) NOT NULL UNIQUE,
+       allow_app_code_query INTEGER NOT NULL, ip_allowlist ${text} NOT NULL, grants ${text} NOT NULL, rate_rps INTEGER NOT NULL,
+       rate_burst INTEGER NOT NULL, status VARCHAR(16) NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)`,
+    );
+  }
+
+  // Apps
+
+  async listApps(): Promise<AppRecord[]> {
+    return (await this.db.all(`SELECT * FROM ${T.apps} ORDER BY app_key`)).map(toApp);
+  }
+
+  async getApp(appKey: string): Promise<AppRecord | undefined> {
+    const rows = await this.db.all(`SELECT * FROM ${T.apps} WHERE app_key = ?`, [appKey]);
+    return rows[0] === undefined ? undefined : toApp(rows[0]);
+  }
+
+  /** Creates or replaces an app; `upsert` is for the bootstrap app, which may or may not exist yet. */
+  async putApp(record: AppRecord, mode: 'create' | 'update' | 'upsert'): Promise<void> {
+    await this.write(async (tx) => {
+      const exists = (await tx.all(`SELECT app_key FROM ${T.apps} WHERE app_key = ?`, [record.appKey])).length > 0;
+      if (mode === 'create' && exists) throw new RollgateError('CONFLICT', `app ${record.appKey} already exists`, { field: 'appKey' });
+      if (mode === 'update' && !exists) throw new RollgateError('NOT_FOUND', `no app ${record.appKey}`);
+      const codeClash = await tx.all(`SELECT app_key FROM ${T.apps} WHERE app_code_hash = ? AND app_key <> ?`, [record.appCodeHash, record.appKey]);
+      if (codeClash.length > 0) throw new RollgateError('CONFLICT', 'that appCode is already used by another app', { field: 'appCode' });
+      const values = [
+        record.name,
+        record.description,
+        record.sealedSecret,
+        record.appCodeHash,
+        record.allowAppCodeQuery ? 1 : 0,
+        JSON.stringify(record.ipAllowlist),
+        JSON.stringify(record.grants),
+        record.rateLimit.rps,
+        record.rateLimit.burst,
+        record.status,
+        record.updatedAt,
+      ];
+      if (exists) {
+        await tx.run(
+          `UPDATE ${T.apps} SET name = ?, description = ?, sealed_secret = ?, app_code_hash = ?, allow_app_code_query = ?,
+           ip_allowlist = ?, grants = ?, rate_rps = ?, rate_burst = ?, status = ?, updated_at = ? WHERE app_key = ?`,
+          [...values, record.appKey],
+        );
+      } else {
+        await tx.run(
+          `INSERT INTO ${T.apps} (name, description, sealed_secret, app_code_hash, allow_app_code_query, ip_allowlist, grants,
+           rate_rps, rate_burst, status, updated_at, app_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [...values, record.appKey, record.createdAt],
+        );
+      }
+    });
   }
 
   async revision(): Promise<number> {
@@ -279,6 +352,28 @@ function toVersion(r: CatalogRow): ApiVersion {
     createdAt: Number(r['created_at']),
     createdBy: optional(r['created_by']),
   };
+}
+
+function toApp(r: CatalogRow): AppRecord {
+  return {
+    appKey: String(r['app_key']),
+    name: String(r['name']),
+    description: String(r['description']),
+    sealedSecret: String(r['sealed_secret']),
+    appCodeHash: String(r['app_code_hash']),
+    allowAppCodeQuery: Number(r['allow_app_code_query']) === 1,
+    ipAllowlist: stringList(r['ip_allowlist']),
+    grants: stringList(r['grants']),
+    rateLimit: { rps: Number(r['rate_rps']), burst: Number(r['rate_burst']) },
+    status: r['status'] === 'disabled' ? 'disabled' : 'enabled',
+    createdAt: Number(r['created_at']),
+    updatedAt: Number(r['updated_at']),
+  };
+}
+
+function stringList(text: unknown): string[] {
+  const parsed: unknown = JSON.parse(String(text));
+  return Array.isArray(parsed) ? parsed.map(String) : [];
 }
 
 function toSource(r: CatalogRow): DataSourceRecord {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuMem5min } from '../../../aggregators/cpu-mem-5min.js';
 import { DuckDbStore } from '../../../src/store/duckdb-store.js';
-import { adminHeaders, testGateway } from '../../helpers/gateway.js';
+import { adminHeaders, appHeaders, testGateway } from '../../helpers/gateway.js';
 
 let store: DuckDbStore;
 let app: FastifyInstance;
@@ -74,7 +74,7 @@ describe('API lifecycle', () => {
     const api = res.json().data;
     expect(api).toMatchObject({ name: 'region_sales', status: 'draft', version: null, latestVersion: 0, draftChanged: true });
     id = api.id;
-    expect((await app.inject({ url: '/api/shop/sales' })).statusCode).toBe(404);
+    expect((await app.inject({ headers: appHeaders, url: '/api/shop/sales' })).statusCode).toBe(404);
   });
 
   it('tests the draft: rows, the SQL as run and the timing', async () => {
@@ -90,7 +90,7 @@ describe('API lifecycle', () => {
   it('publishes version 1 and serves it', async () => {
     const res = await admin('POST', `/admin/apis/${id}/publish`);
     expect(res.json().data).toMatchObject({ status: 'published', version: 1, draftChanged: false });
-    const call = await app.inject({ url: '/api/shop/sales?pageSize=2' });
+    const call = await app.inject({ headers: appHeaders, url: '/api/shop/sales?pageSize=2' });
     expect(call.statusCode).toBe(200);
     expect(call.headers['x-rollgate-api-version']).toBe('1');
     expect(call.json().data).toMatchObject({ pageNum: 1, pageSize: 2, totalNum: 4 });
@@ -101,9 +101,9 @@ describe('API lifecycle', () => {
     const edited = { ...wizard, responseParams: wizard.responseParams.filter((p) => p.column !== 'amount') };
     const put = await admin('PUT', `/admin/apis/${id}`, edited);
     expect(put.json().data).toMatchObject({ status: 'published', version: 1, draftChanged: true });
-    expect((await app.inject({ url: '/api/shop/sales' })).json().data.rows[0]).toHaveProperty('amount');
+    expect((await app.inject({ headers: appHeaders, url: '/api/shop/sales' })).json().data.rows[0]).toHaveProperty('amount');
     expect((await admin('POST', `/admin/apis/${id}/publish`)).json().data).toMatchObject({ version: 2 });
-    expect((await app.inject({ url: '/api/shop/sales' })).json().data.rows[0]).not.toHaveProperty('amount');
+    expect((await app.inject({ headers: appHeaders, url: '/api/shop/sales' })).json().data.rows[0]).not.toHaveProperty('amount');
     const versions = (await admin('GET', `/admin/apis/${id}/versions`)).json().data;
     expect(versions.map((v: { version: number; serving: boolean }) => [v.version, v.serving])).toEqual([
       [2, true],
@@ -114,12 +114,12 @@ describe('API lifecycle', () => {
   it('rolls back to version 1', async () => {
     const res = await admin('POST', `/admin/apis/${id}/rollback`, { version: 1 });
     expect(res.json().data).toMatchObject({ status: 'published', version: 1 });
-    expect((await app.inject({ url: '/api/shop/sales' })).json().data.rows[0]).toHaveProperty('amount');
+    expect((await app.inject({ headers: appHeaders, url: '/api/shop/sales' })).json().data.rows[0]).toHaveProperty('amount');
     expect((await admin('POST', `/admin/apis/${id}/rollback`, { version: 9 })).statusCode).toBe(404);
   });
 
   it('answers DataV mode with the bare row array', async () => {
-    const res = await app.inject({ url: '/api/shop/sales?format=datav&region=east' });
+    const res = await app.inject({ headers: appHeaders, url: '/api/shop/sales?format=datav&region=east' });
     expect(res.json()).toEqual([{ day: '2026/11/03', region: 'east', amount: 40 }]);
   });
 
@@ -133,7 +133,7 @@ describe('API lifecycle', () => {
   it('refuses to delete a published API, takes it offline, then deletes it', async () => {
     expect((await admin('DELETE', `/admin/apis/${id}`)).json()).toMatchObject({ errCode: 1409 });
     expect((await admin('POST', `/admin/apis/${id}/offline`)).json().data).toMatchObject({ status: 'offline', version: 1 });
-    expect((await app.inject({ url: '/api/shop/sales' })).statusCode).toBe(404);
+    expect((await app.inject({ headers: appHeaders, url: '/api/shop/sales' })).statusCode).toBe(404);
     expect((await admin('DELETE', `/admin/apis/${id}`)).statusCode).toBe(200);
     expect((await admin('GET', `/admin/apis/${id}`)).statusCode).toBe(404);
   });
@@ -234,13 +234,13 @@ describe('data sources', () => {
 
 describe('methods', () => {
   it('answers HEAD on a GET API like GET, without a body', async () => {
-    const res = await app.inject({ method: 'HEAD', url: '/api/cpu-mem-5min' });
+    const res = await app.inject({ method: 'HEAD', headers: appHeaders, url: '/api/cpu-mem-5min' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('');
   });
 
   it('answers POST on a GET API with 405 and the Allow header', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/cpu-mem-5min', payload: {} });
+    const res = await app.inject({ method: 'POST', headers: appHeaders, url: '/api/cpu-mem-5min', payload: {} });
     expect(res.statusCode).toBe(405);
     expect(res.headers['allow']).toBe('GET');
     expect(res.json().errCode).toBe(1405);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuMem5min } from '../../../aggregators/cpu-mem-5min.js';
 import type { RollupRow } from '../../../src/core/windowed-aggregation.js';
 import { DuckDbStore } from '../../../src/store/duckdb-store.js';
-import { testGateway, type GraphQLResponse } from '../../helpers/gateway.js';
+import { appHeaders, testGateway, type GraphQLResponse } from '../../helpers/gateway.js';
 
 const T0 = Date.UTC(2026, 10, 22, 9, 0, 0);
 const row = (minutes: number, ip: string, pid: number, cpu: number, final = true): RollupRow => ({
@@ -31,7 +31,7 @@ afterAll(async () => {
 
 describe('GET /api/cpu-mem-5min', () => {
   it('answers one page in the DataService envelope, newest window first', async () => {
-    const res = await app.inject({ url: '/api/cpu-mem-5min?pageSize=2' });
+    const res = await app.inject({ headers: appHeaders, url: '/api/cpu-mem-5min?pageSize=2' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({ errCode: 0, errMsg: 'success', data: { pageNum: 1, pageSize: 2, totalNum: 4 } });
@@ -43,12 +43,12 @@ describe('GET /api/cpu-mem-5min', () => {
   });
 
   it('filters by ip, pid and a [from, to) window range', async () => {
-    const res = await app.inject({ url: '/api/cpu-mem-5min?ip=10.0.0.1&pid=1&from=2026-11-22T09:05:00Z&to=2026-11-22T09:10:00Z' });
+    const res = await app.inject({ headers: appHeaders, url: '/api/cpu-mem-5min?ip=10.0.0.1&pid=1&from=2026-11-22T09:05:00Z&to=2026-11-22T09:10:00Z' });
     expect(res.json().data).toMatchObject({ totalNum: 1, rows: [{ window_start: '2026-11-22T09:05:00.000Z', cpu_usage_pct: 30 }] });
   });
 
   it('serves only closed windows with final=true', async () => {
-    const res = await app.inject({ url: '/api/cpu-mem-5min?final=true' });
+    const res = await app.inject({ headers: appHeaders, url: '/api/cpu-mem-5min?final=true' });
     expect(res.json().data.totalNum).toBe(3);
     expect(res.json().data.rows.every((r: { final: boolean }) => r.final)).toBe(true);
   });
@@ -56,7 +56,7 @@ describe('GET /api/cpu-mem-5min', () => {
   it('pages through every row exactly once', async () => {
     const seen: string[] = [];
     for (let page = 1; page <= 3; page++) {
-      const res = await app.inject({ url: `/api/cpu-mem-5min?pageSize=2&pageNum=${page}` });
+      const res = await app.inject({ headers: appHeaders, url: `/api/cpu-mem-5min?pageSize=2&pageNum=${page}` });
       seen.push(...res.json().data.rows.map((r: { window_start: string; ip: string }) => `${r.window_start}/${r.ip}`));
     }
     expect(seen).toHaveLength(4);
@@ -70,7 +70,7 @@ describe('GET /api/cpu-mem-5min', () => {
     ['from=yesterday', 'from'],
     ['final=maybe', 'final'],
   ])('rejects %s with 400, errCode 1400 and a message naming %s', async (qs, field) => {
-    const res = await app.inject({ url: `/api/cpu-mem-5min?${qs}` });
+    const res = await app.inject({ headers: appHeaders, url: `/api/cpu-mem-5min?${qs}` });
     expect(res.statusCode).toBe(400);
     const body = res.json();
     expect(body).toMatchObject({ errCode: 1400, data: null });
@@ -79,7 +79,7 @@ describe('GET /api/cpu-mem-5min', () => {
   });
 
   it('answers unknown paths with 404 in the same envelope', async () => {
-    const res = await app.inject({ url: '/api/nope' });
+    const res = await app.inject({ headers: appHeaders, url: '/api/nope' });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ errCode: 1404, data: null });
   });
@@ -87,7 +87,7 @@ describe('GET /api/cpu-mem-5min', () => {
 
 describe('POST /graphql cpuMemRollups', () => {
   const query = (q: string, variables: Record<string, unknown> = {}) =>
-    app.inject({ method: 'POST', url: '/graphql', payload: { query: q, variables } }).then((r) => r.json() as GraphQLResponse<Record<string, unknown>>);
+    app.inject({ method: 'POST', headers: appHeaders, url: '/graphql', payload: { query: q, variables } }).then((r) => r.json() as GraphQLResponse<Record<string, unknown>>);
 
   it('returns the same rows as REST with page-number paging', async () => {
     const res = await query(`query($f: CpuMemFilter) { cpuMemRollups(filter: $f, pageNum: 1, pageSize: 10) {

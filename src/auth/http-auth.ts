@@ -1,0 +1,115 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { RollgateError } from '../errors.js';
+import { success } from '../http/envelope.js';
+import type { AuthRequest, Authenticator, Principal } from './authenticator.js';
+import type { TokenService } from './jwt.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The app calling, once the auth hook ran (only on routes that need it). */
+    principal: Principal | undefined;
+    /** The body exactly as received: Content-MD5 and form signatures are checked on these bytes. */
+    rawBody: Buffer | undefined;
+  }
+}
+
+export interface HttpAuthDeps {
+  authenticator: Authenticator;
+  tokens: TokenService;
+  bodyLimit: number;
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * Wires authentication into the one Fastify server: keeps the raw body,
+ * parses form bodies, authenticates `/api/*`, `/graphql` (calls, not the
+ * browser landing page) and `POST /auth/token` before their handlers run.
+ * Health, metrics, OpenAPI and the index page stay open.
+ */
+export function registerHttpAuth(app: FastifyInstance, deps: HttpAuthDeps): void {
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('rawBody', undefined);
+
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of payload) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+      size += buf.length;
+      if (size > deps.bodyLimit) throw Object.assign(new Error('body too large'), { statusCode: 413 });
+      chunks.push(buf);
+    }
+    const body = Buffer.concat(chunks);
+    request.rawBody = body;
+    const replay = Readable.from(body.length === 0 ? [] : [body]);
+    return Object.assign(replay, { receivedEncodedLength: body.length });
+  });
+
+  // Form posts are part of the signature scheme; their fields reach a POST API like JSON body fields.
+  app.addContentTypeParser(FORM, { parseAs: 'string' }, (_request, body, done) => {
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of new URLSearchParams(String(body))) {
+      const before = out[k];
+      out[k] = before === undefined ? v : Array.isArray(before) ? [...before, v] : [before, v];
+    }
+    done(null, out);
+  });
+
+  app.addHook('preHandler', async (request) => {
+    const route = request.routeOptions.url;
+    if (route === '/api/*') {
+      request.principal = await deps.authenticator.authenticate(authRequest(request), { allowJwt: true });
+    } else if (route === '/graphql' && !isLandingPage(request)) {
+      request.principal = await deps.authenticator.authenticate(authRequest(request), { allowJwt: true });
+    } else if (route === '/auth/token') {
+      request.principal = await deps.authenticator.authenticate(authRequest(request), { allowJwt: false });
+    }
+  });
+
+  app.post('/auth/token', async (request) => {
+    const principal = request.principal;
+    if (principal === undefined) throw new RollgateError('UNAUTHENTICATED', 'this call needs credentials');
+    const { token, expiresAt } = deps.tokens.issue(principal.appKey, { appKey: principal.appKey, grants: principal.grants }, 'rollgate-api');
+    return success(request.id, {
+      token,
+      tokenType: 'Bearer',
+      expiresIn: deps.tokens.ttlSeconds,
+      expiresAt: new Date(expiresAt).toISOString(),
+      appKey: principal.appKey,
+      grants: principal.grants,
+    });
+  });
+}
+
+/** A browser opening /graphql gets Apollo's landing page, which holds no data. */
+function isLandingPage(request: FastifyRequest): boolean {
+  if (request.method !== 'GET') return false;
+  const hasQuery = new URLSearchParams(request.url.split('?')[1] ?? '').has('query');
+  return !hasQuery && (request.headers.accept ?? '').includes('text/html');
+}
+
+export function authRequest(request: FastifyRequest): AuthRequest {
+  const [path = '', search = ''] = splitOnce(request.url, '?');
+  const contentType = (request.headers['content-type'] ?? '').toLowerCase();
+  const rawBody = request.rawBody;
+  return {
+    method: request.method,
+    path,
+    headers: request.headers,
+    query: pairs(search),
+    form: contentType.startsWith(FORM) && rawBody !== undefined ? pairs(rawBody.toString('utf8')) : [],
+    ip: request.ip,
+    rawBody,
+  };
+}
+
+function splitOnce(text: string, separator: string): [string, string] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+function pairs(encoded: string): Array<[string, string]> {
+  return [...new URLSearchParams(encoded)];
+}

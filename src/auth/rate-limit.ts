@@ -1,0 +1,64 @@
+import type { Redis } from 'ioredis';
+import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RollgateError } from '../errors.js';
+
+export interface RateLimit {
+  /** Sustained requests per second. */
+  rps: number;
+  /** Extra requests allowed above `rps` in a short spike. */
+  burst: number;
+}
+
+/**
+ * Per-app rate limits with rate-limiter-flexible: `rps` per second, plus a
+ * burst bucket of `burst` requests refilled over `burst / rps` seconds.
+ * Counters live in Redis (shared by every gateway instance); when Redis is
+ * unreachable each limiter's insurance limiter counts per process instead.
+ */
+export class AppRateLimiter {
+  private readonly limiters = new Map<string, BurstyRateLimiter>();
+
+  constructor(
+    private readonly redis: Redis | undefined,
+    private readonly keyPrefix: string,
+  ) {}
+
+  /** Counts one call of `appKey`; throws RATE_LIMITED (with retryAfterSeconds) when over the limit. */
+  async consume(appKey: string, limit: RateLimit): Promise<void> {
+    try {
+      await this.limiter(limit).consume(appKey, 1);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        throw new RollgateError('RATE_LIMITED', `rate limit of ${limit.rps} requests per second (burst ${limit.burst}) exceeded`, {
+          retryAfterSeconds,
+        });
+      }
+      // Neither Redis nor the insurance limiter answered: serving beats refusing.
+    }
+  }
+
+  get degraded(): boolean {
+    return this.redis !== undefined && this.redis.status !== 'ready';
+  }
+
+  private limiter(limit: RateLimit): BurstyRateLimiter {
+    const id = `${limit.rps}:${limit.burst}`;
+    let limiter = this.limiters.get(id);
+    if (limiter === undefined) {
+      const burstSeconds = Math.max(1, Math.ceil(limit.burst / limit.rps));
+      limiter = new BurstyRateLimiter(
+        this.one(`${this.keyPrefix}${id}:s:`, limit.rps, 1),
+        this.one(`${this.keyPrefix}${id}:b:`, Math.max(limit.burst, 1), burstSeconds),
+      );
+      this.limiters.set(id, limiter);
+    }
+    return limiter;
+  }
+
+  private one(keyPrefix: string, points: number, duration: number): RateLimiterRedis | RateLimiterMemory {
+    const memory = new RateLimiterMemory({ keyPrefix, points, duration });
+    if (this.redis === undefined) return memory;
+    return new RateLimiterRedis({ storeClient: this.redis, keyPrefix, points, duration, rejectIfRedisNotReady: true, insuranceLimiter: memory });
+  }
+}
