@@ -37,9 +37,14 @@ export function normalizeEntry(entry: string): string {
   return `${net.toString()}/${bits}`;
 }
 
+/** ipaddr.js also reads legacy forms (`10.0.0` or `0x0a.0.0.1`); an allowlist entry is written in full. */
+const LEGACY_IPV4 = /^[^:]*$/;
+const FULL_IPV4 = /^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/;
+
 function parseEntry(entry: string): Range {
   try {
     const trimmed = entry.trim();
+    if (LEGACY_IPV4.test(trimmed) && !FULL_IPV4.test(trimmed)) throw new Error('not a four-part IPv4 address');
     if (trimmed.includes('/')) {
       const [net, bits] = ipaddr.parseCIDR(trimmed);
       const normalized = normalize(net);

@@ -31,6 +31,14 @@ describe('loadConfig', () => {
     ['CLICKHOUSE_DATABASE', { CLICKHOUSE_DATABASE: 'a;drop' }],
     ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],
     ['TOPIC_PREFIX', { TOPIC_PREFIX: 'a b' }],
+    ['TRUSTED_PROXIES', { TRUSTED_PROXIES: '10.0.0.1, proxy.example' }],
+    ['ROLLGATE_JWT_KEYS', { ROLLGATE_JWT_KEYS: '{"kid":"k1"}' }],
+    ['ROLLGATE_JWT_KEYS', { ROLLGATE_JWT_KEYS: '[{"kid":"k1","publicKey":"…"}]' }],
+    ['ROLLGATE_BOOTSTRAP_APP_SECRET', { ROLLGATE_BOOTSTRAP_APP_KEY: 'bootstrap-key' }],
+    ['ROLLGATE_BOOTSTRAP_APP_CODE', { ROLLGATE_BOOTSTRAP_APP_CODE: 'short' }],
+    ['ROLLGATE_ADMIN_TOKEN', { NODE_ENV: 'production', ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789' }],
+    ['ROLLGATE_ADMIN_TOKEN', { NODE_ENV: 'production', ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789', ROLLGATE_ADMIN_TOKEN: 'rollgate-demo-admin-token' }],
+    ['ROLLGATE_ADMIN_TOKEN', { NODE_ENV: 'production', ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789', ROLLGATE_ADMIN_TOKEN: 'test-admin-token-0123456789' }],
   ])('rejects a bad %s with INVALID_CONFIG naming it', (name, env) => {
     let error: unknown;
     try {
@@ -41,6 +49,21 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(RollgateError);
     expect((error as RollgateError).code).toBe('INVALID_CONFIG');
     expect((error as RollgateError).message).toContain(name);
+  });
+
+  it('starts in production with a real admin token and master key, and reads the auth settings', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789',
+      ROLLGATE_ADMIN_TOKEN: 'Zq3v9-mK2pL8xR4tY7wB1nC6',
+      TRUSTED_PROXIES: '10.0.0.1, 2001:db8::/32',
+      ROLLGATE_BOOTSTRAP_APP_KEY: 'bootstrap-key',
+      ROLLGATE_BOOTSTRAP_APP_SECRET: 'bootstrap-secret-0123456789',
+      ROLLGATE_BOOTSTRAP_APP_CODE: 'bootstrap-code-0123456789',
+    });
+    expect(c.auth.trustedProxies).toEqual(['10.0.0.1', '2001:db8::/32']);
+    expect(c.auth.bootstrapApp?.appKey).toBe('bootstrap-key');
+    expect(c.auth.jwt).toEqual({ algorithm: 'HS256', keys: undefined, ttlSeconds: 900 });
   });
 
   it('never echoes a password in a redacted URL', () => {
