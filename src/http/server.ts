@@ -39,7 +39,7 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
 export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
   const app = Fastify({
-    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: logger.child({ component: 'http' }, { serializers: { req: requestForLog } }) as FastifyBaseLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
@@ -109,6 +109,11 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   });
 
   return app;
+}
+
+/** What a request log line shows: never an appCode sent in the query (headers are not logged at all). */
+function requestForLog(req: { method?: string; url?: string; ip?: string }): Record<string, string | undefined> {
+  return { method: req.method, url: req.url?.replace(/([?&]appCode=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.ip };
 }
 
 function statusOf(error: unknown): number | undefined {

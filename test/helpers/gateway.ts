@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { rollups } from '../../aggregators/index.js';
 import { MemoryCache } from '../../src/cache/cache.js';
@@ -50,6 +50,7 @@ export async function testGateway(
   store: DuckDbStore,
   checks: DependencyCheck[] = [],
   env: Record<string, string> = {},
+  logger: Logger = silentLogger,
 ): Promise<FastifyInstance & { revisions: LocalRevisions }> {
   const config = loadConfig({ CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', ROLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent', ...TEST_APP_ENV, ...env });
   const metrics = new Metrics({ defaultMetrics: false });
@@ -57,7 +58,7 @@ export async function testGateway(
   const catalog = await DuckDbClient.open(store.database);
   const dataService = await createDataService({
     config,
-    logger: silentLogger,
+    logger,
     metrics,
     catalog,
     sharedCache: new MemoryCache(),
@@ -68,7 +69,7 @@ export async function testGateway(
   if (config.auth.bootstrapApp?.appKey === TEST_APP.appKey) await grantTestGroups(dataService);
   const app = await createGateway({
     config,
-    logger: silentLogger,
+    logger,
     checks,
     metrics,
     dataService,
