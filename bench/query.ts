@@ -52,6 +52,19 @@ interface Sample {
   p99: number;
   errors: number;
 }
+const BENCH_ADMIN_TOKEN = 'bench-query-admin-token-0123456789';
+const BENCH_APP = { appKey: 'bench-query-app', appSecret: 'bench-query-secret-0123456789', appCode: 'bench-query-code-0123456789' };
+
+/** The benchmark measures serving, not the per-app limit (each gateway here has its own embedded catalog). */
+async function liftRateLimit(base: string): Promise<void> {
+  const res = await fetch(`${base}/admin/apps/${BENCH_APP.appKey}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ rateLimit: { rps: 100_000, burst: 100_000 } }),
+  });
+  if (!res.ok) throw new Error(`could not lift the bench app's rate limit: ${res.status} ${await res.text()}`);
+}
+
 interface Target {
   name: string;
   url: string;
@@ -119,11 +132,23 @@ async function main(): Promise<void> {
     await ch.command({ query: `OPTIMIZE TABLE ${database}.cpu_mem_5min FINAL` });
 
     const ip = '10.0.1.7';
-    const env = { CLICKHOUSE_URL: clickhouseUrl, CLICKHOUSE_DATABASE: database, REDIS_URL: process.env['REDIS_URL']!, LOG_LEVEL: 'warn' };
+    // Calls authenticate as a bootstrap app (AppCode), as a dashboard would; its rate limit is lifted below.
+    const env = {
+      CLICKHOUSE_URL: clickhouseUrl,
+      CLICKHOUSE_DATABASE: database,
+      REDIS_URL: process.env['REDIS_URL']!,
+      LOG_LEVEL: 'warn',
+      ROLLGATE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+      ROLLGATE_BOOTSTRAP_APP_KEY: BENCH_APP.appKey,
+      ROLLGATE_BOOTSTRAP_APP_SECRET: BENCH_APP.appSecret,
+      ROLLGATE_BOOTSTRAP_APP_CODE: BENCH_APP.appCode,
+    };
     const uncached = startRollgate(['serve'], { ...env, CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', CACHE_L1_TTL_MS: '0' });
     const cached = startRollgate(['serve'], env);
     gateways.push(uncached, cached);
     const [plain, caching] = await Promise.all([uncached.url(), cached.url()]);
+    await Promise.all([liftRateLimit(plain), liftRateLimit(caching)]);
+    const auth = { authorization: `APPCODE ${BENCH_APP.appCode}` };
     const page = `ip=${ip}&pageSize=20`;
     const rowsSql = `SELECT window_start, ip, pid, mem, cpu_usage_pct, mem_usage_pct, samples, final FROM ${database}.cpu_mem_5min FINAL
                      WHERE ip = '${ip}' ORDER BY window_start DESC, ip, pid LIMIT 0, 20 FORMAT JSON`;
@@ -135,9 +160,9 @@ async function main(): Promise<void> {
     });
     const targets: Target[] = [
       { name: 'clickhouse', url: `${clickhouseUrl}/?query=${encodeURIComponent(rowsSql)}` },
-      { name: 'rest-uncached', url: `${plain}/api/cpu-mem-5min?${page}` },
-      { name: 'rest-cached', url: `${caching}/api/cpu-mem-5min?${page}` },
-      { name: 'graphql', url: `${plain}/graphql`, method: 'POST', body: graphql, headers: { 'content-type': 'application/json' } },
+      { name: 'rest-uncached', url: `${plain}/api/cpu-mem-5min?${page}`, headers: auth },
+      { name: 'rest-cached', url: `${caching}/api/cpu-mem-5min?${page}`, headers: auth },
+      { name: 'graphql', url: `${plain}/graphql`, method: 'POST', body: graphql, headers: { 'content-type': 'application/json', ...auth } },
       { name: 'raw-group-by', url: `${clickhouseUrl}/?query=${encodeURIComponent(rawSql)}` },
     ];
     // Warm every path once (connections, the cache's first miss, ClickHouse's marks).
