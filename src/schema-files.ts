@@ -3,6 +3,7 @@ import { eventJsonSchema } from './core/event-schema.js';
 import { printGraphQLSchema } from './graphql/schema.js';
 import { clickhouseDdl } from './store/clickhouse-store.js';
 import { mysqlDdl } from './store/mysql-store.js';
+import { regionOrdersDdl } from './store/region-orders-store.js';
 import { customersDdl, customersSeedSql, ordersDdl } from './demo/orders-source.js';
 
 /**
@@ -41,6 +42,13 @@ export async function generatedSchemaFiles(): Promise<Map<string, string>> {
   files.set(
     'schema/mysql/customers.sql',
     sourceHeader + source(customersDdl('rollgate')) + ';\n\n-- Seed 002\'s 100 customers; INSERT IGNORE makes loading them idempotent.\n' + source(customersSeedSql('rollgate')) + ';\n',
+  );
+  files.set(
+    'schema/mysql/region_orders.sql',
+    '-- Generated from src/store/region-orders-store.ts by `npm run schema`; do not edit.\n' +
+      '-- The region-orders aggregator (seed 002): results, the join\'s mirror state and consumed offsets, changed in one transaction per batch.\n' +
+      '-- MySQL 8 and MariaDB 10.6+. {database} is the database of MYSQL_URL (default rollgate).\n' +
+      regionOrdersDdl('rollgate').map((ddl) => source(ddl).replace(/\n {5}/g, '\n  ') + ';\n').join('\n'),
   );
   return files;
 }

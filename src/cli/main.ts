@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Argument, Command, InvalidArgumentError } from 'commander';
-import { findRollup, rollups } from '../../aggregators/index.js';
+import { aggregatorNames, findRollup, rollups } from '../../aggregators/index.js';
+import { regionOrders } from '../../aggregators/region-orders.js';
+import { RegionOrdersRunner } from '../aggregation/region-orders-runner.js';
+import { RegionOrdersStore } from '../store/region-orders-store.js';
 import { AggregatorRunner } from '../aggregation/runner.js';
 import { loadConfigFromProcess, type Config } from '../config.js';
 import { DemoMetricsProducer } from '../demo/metrics-producer.js';
@@ -33,7 +36,7 @@ program
 program
   .command('aggregate')
   .description('run one rollup aggregator')
-  .addArgument(new Argument('<name>', 'rollup name').choices(rollups.map((r) => r.name)))
+  .addArgument(new Argument('<name>', 'rollup name').choices(aggregatorNames))
   .action((name: string) =>
     run(async (rt) => {
       const stopAggregator = await startAggregator(rt, name);
@@ -57,6 +60,8 @@ program
       rt.config.admin.token ??= demoToken;
       const stoppers: Stopper[] = [];
       for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
+      // region-orders keeps its join state in MySQL; without MYSQL_URL the demo serves its (empty) tables only.
+      if (rt.config.mysql !== undefined) stoppers.push(await startAggregator(rt, regionOrders.name));
       const log = rt.getLog();
       const topic = rt.config.topicPrefix + cpuMem5min.source.topic;
       await log.ensureTopic(topic, 3);
@@ -147,6 +152,7 @@ async function startGateway(rt: Runtime, options: { demoToken?: string } = {}): 
     const store = await rt.storeFor(spec);
     await store.ensureTable(spec).catch((err: unknown) => rt.logger.warn({ err, rollup: spec.name }, 'could not ensure rollup table'));
   }
+  await rt.ensureRegionOrderTables().catch((err: unknown) => rt.logger.warn({ err, rollup: regionOrders.name }, 'could not ensure the region-orders tables'));
   const app = await createGateway({
     config: rt.config,
     logger: rt.logger,
@@ -161,6 +167,7 @@ async function startGateway(rt: Runtime, options: { demoToken?: string } = {}): 
       '',
       `rollgate is listening on ${base}`,
       ...rollups.map((r) => `  REST     ${base}/api/${r.name}?pageSize=20`),
+      `  REST     ${base}/api/region-order-totals   ${base}/api/region-order-trend`,
       `  GraphQL  ${base}/graphql`,
       `  OpenAPI  ${base}/openapi.json`,
       rt.config.admin.token === undefined
@@ -175,6 +182,7 @@ async function startGateway(rt: Runtime, options: { demoToken?: string } = {}): 
 }
 
 async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
+  if (name === regionOrders.name) return startRegionOrders(rt);
   const spec = findRollup(name);
   if (spec === undefined) throw new RollgateError('NOT_FOUND', `no rollup named ${name}`);
   const log = rt.getLog();
@@ -192,6 +200,31 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
   });
   rt.checks.push({
     name: `aggregator ${spec.name}`,
+    check: async () => {
+      if (runner.status === 'waiting-for-store') throw new Error('waiting for its store to accept writes');
+    },
+  });
+  await runner.start();
+  return () => runner.stop();
+}
+
+/** The changelog aggregator of seed 002: its state, results and offsets live in MySQL, so it needs MYSQL_URL. */
+async function startRegionOrders(rt: Runtime): Promise<Stopper> {
+  const mysql = rt.config.mysql;
+  if (mysql === undefined) throw new RollgateError('INVALID_CONFIG', 'rollgate aggregate region-orders needs MYSQL_URL (its state and results live in MySQL)');
+  const store = new RegionOrdersStore(mysql.url);
+  rt.track('region-orders store', () => store.close());
+  rt.checks.push({ name: 'mysql', check: () => store.ping() });
+  const runner = new RegionOrdersRunner({
+    log: rt.getLog(),
+    store,
+    logger: rt.logger.child({ component: 'aggregator', rollup: regionOrders.name }),
+    metrics: rt.metrics,
+    topicPrefix: rt.config.topicPrefix,
+    revisions: rt.getRevisions(),
+  });
+  rt.checks.push({
+    name: `aggregator ${regionOrders.name}`,
     check: async () => {
       if (runner.status === 'waiting-for-store') throw new Error('waiting for its store to accept writes');
     },

@@ -6,7 +6,8 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { SecretBox } from '../security/secret-box.js';
 import { ApiService } from './api-service.js';
-import { builtinRollupApi } from './builtins.js';
+import { builtinRegionOrderApis, builtinRollupApi } from './builtins.js';
+import { regionOrders } from '../../aggregators/region-orders.js';
 import { CatalogStore } from './catalog/catalog-store.js';
 import type { SqlClient } from './catalog/sql-client.js';
 import { DataSources, type BuiltinDataSource } from './data-sources.js';
@@ -48,12 +49,12 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
     deps.builtinSources,
     logger.child({ component: 'datasources' }),
   );
-  const apis = new ApiService(catalog, dataSources, deps.rollups.map(builtinRollupApi), logger.child({ component: 'apis' }));
+  const apis = new ApiService(catalog, dataSources, [...deps.rollups.map(builtinRollupApi), ...builtinRegionOrderApis()], logger.child({ component: 'apis' }));
   await apis.start();
   const cache = new ResultCache(
     deps.sharedCache,
     deps.revisions,
-    new Set(deps.rollups.map((r) => r.sink.table.toLowerCase())),
+    new Set([...deps.rollups.map((r) => r.sink.table), ...Object.values(regionOrders.tables)].map((t) => t.toLowerCase())),
     config.cache,
     deps.metrics,
     logger.child({ component: 'result-cache' }),
