@@ -30,8 +30,9 @@ CREATE TABLE IF NOT EXISTS `{database}`.`region_orders_mirror_orders` (
 CREATE TABLE IF NOT EXISTS `{database}`.`region_orders_mirror_customers` (
     id INT NOT NULL PRIMARY KEY,
     present TINYINT(1) NOT NULL,
+    name VARCHAR(100) NULL, age INT NULL, gender VARCHAR(16) NULL,
     pos_file VARCHAR(255) NOT NULL, pos BIGINT UNSIGNED NOT NULL, pos_row INT UNSIGNED NOT NULL
-  ) ENGINE=InnoDB;
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS `{database}`.`region_orders_offsets` (
     group_id VARCHAR(255) NOT NULL, topic VARCHAR(255) NOT NULL, `partition` INT UNSIGNED NOT NULL,

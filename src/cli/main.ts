@@ -4,6 +4,7 @@ import { aggregatorNames, findRollup, rollups } from '../../aggregators/index.js
 import { regionOrders } from '../../aggregators/region-orders.js';
 import { RegionOrdersRunner } from '../aggregation/region-orders-runner.js';
 import { RegionOrdersStore } from '../store/region-orders-store.js';
+import { ClickHouseDetailSink } from '../store/order-detail-clickhouse.js';
 import { AggregatorRunner } from '../aggregation/runner.js';
 import { loadConfigFromProcess, type Config } from '../config.js';
 import { DemoMetricsProducer } from '../demo/metrics-producer.js';
@@ -212,7 +213,9 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
 async function startRegionOrders(rt: Runtime): Promise<Stopper> {
   const mysql = rt.config.mysql;
   if (mysql === undefined) throw new RollgateError('INVALID_CONFIG', 'rollgate aggregate region-orders needs MYSQL_URL (its state and results live in MySQL)');
-  const store = new RegionOrdersStore(mysql.url);
+  // The enriched detail table goes to ClickHouse when it is configured; totals and trend need only MySQL.
+  const clickhouse = rt.config.clickhouse;
+  const store = new RegionOrdersStore(mysql.url, clickhouse === undefined ? undefined : new ClickHouseDetailSink(clickhouse));
   rt.track('region-orders store', () => store.close());
   rt.checks.push({ name: 'mysql', check: () => store.ping() });
   const runner = new RegionOrdersRunner({

@@ -44,14 +44,30 @@ export interface OrderState {
 export interface CustomerState {
   id: number;
   present: boolean;
+  /** The columns the detail table carries (seed 002's dwd_order_customer_valid). */
+  name: string | null;
+  age: number | null;
+  gender: string | null;
   position: BinlogPosition;
+}
+
+export type CustomerValues = Pick<CustomerState, 'name' | 'age' | 'gender'>;
+
+/** One row of the enriched detail (the join's rows): every order a batch may have moved, valid or not. */
+export interface DetailRow {
+  orderId: number;
+  /** The order's last known values (zeros for an order never seen). */
+  order: OrderState;
+  customer: CustomerState | undefined;
+  /** In the join now; false means the detail row is deleted. */
+  valid: boolean;
 }
 
 export type OrderValues = Omit<OrderState, 'orderId' | 'present' | 'position'>;
 
 export type RegionChange =
   | { table: 'orders'; orderId: number; after: OrderValues | null; position: BinlogPosition }
-  | { table: 'customers'; customerId: number; present: boolean; position: BinlogPosition };
+  | { table: 'customers'; customerId: number; present: boolean; values: CustomerValues; position: BinlogPosition };
 
 export interface Delta {
   count: number;
@@ -71,6 +87,8 @@ export interface BatchOutcome {
   totals: Map<string, Delta>;
   /** Non-zero moves per (5-minute window of create_time, region), keyed by trendKey(). */
   trend: Map<string, Delta & TrendKey>;
+  /** The detail row of every affected order, in the state after the batch. */
+  detail: DetailRow[];
   applied: number;
   duplicates: number;
 }
@@ -149,7 +167,7 @@ export function applyChanges(
         duplicates += 1;
         continue;
       }
-      customers.set(change.customerId, { id: change.customerId, present: change.present, position: change.position });
+      customers.set(change.customerId, { id: change.customerId, present: change.present, ...change.values, position: change.position });
       touchedCustomers.add(change.customerId);
     }
     applied += 1;
@@ -175,9 +193,13 @@ export function applyChanges(
     w.cents += BigInt(sign) * c.cents;
     trend.set(key, w);
   };
+  const detail: DetailRow[] = [];
   for (const id of affected) {
     add(contribution(prior.orders.get(id), prior.customers), -1);
-    add(contribution(orders.get(id), customers), 1);
+    const now = orders.get(id);
+    const joined = contribution(now, customers);
+    add(joined, 1);
+    if (now !== undefined) detail.push({ orderId: id, order: now, customer: customers.get(now.customerId), valid: joined !== undefined });
   }
   for (const [k, d] of totals) if (d.count === 0 && d.cents === 0n) totals.delete(k);
   for (const [k, d] of trend) if (d.count === 0 && d.cents === 0n) trend.delete(k);
@@ -186,6 +208,7 @@ export function applyChanges(
     customers: [...touchedCustomers].map((id) => customers.get(id)).filter((c): c is CustomerState => c !== undefined),
     totals,
     trend,
+    detail,
     applied,
     duplicates,
   };
@@ -220,7 +243,12 @@ export function decodeChange(table: 'orders' | 'customers', value: Buffer | stri
   const keyColumn = table === 'orders' ? 'order_id' : 'id';
   const id = image[keyColumn];
   if (typeof id !== 'number' || !Number.isSafeInteger(id)) return { ok: false, reason: `${keyColumn}: the key is missing or not an integer` };
-  if (table === 'customers') return { ok: true, change: { table, customerId: id, present: op !== 'd', position } };
+  if (table === 'customers') {
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
+    const age = image['age'];
+    const values = { name: text(image['name']), age: typeof age === 'number' && Number.isFinite(age) ? age : null, gender: text(image['gender']) };
+    return { ok: true, change: { table, customerId: id, present: op !== 'd', values, position } };
+  }
   if (op === 'd') return { ok: true, change: { table, orderId: id, after: null, position } };
   const region = image['order_region'];
   if (typeof region !== 'string') return { ok: false, reason: 'order_region: must be a string' };

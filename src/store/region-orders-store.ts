@@ -11,6 +11,7 @@ import {
 } from '../core/region-orders.js';
 import { RollgateError, dependencyUnavailable } from '../errors.js';
 import { mysqlEndpoint } from './mysql-url.js';
+import type { DetailSink } from './order-detail-clickhouse.js';
 
 /**
  * The region-orders sink in MySQL: the join's mirror state, the totals, the
@@ -64,8 +65,9 @@ export function regionOrdersDdl(database: string): string[] {
     `CREATE TABLE IF NOT EXISTS ${t(REGION_ORDER_TABLES.customers)} (
        id INT NOT NULL PRIMARY KEY,
        present TINYINT(1) NOT NULL,
+       name VARCHAR(100) NULL, age INT NULL, gender VARCHAR(16) NULL,
        pos_file VARCHAR(255) NOT NULL, pos BIGINT UNSIGNED NOT NULL, pos_row INT UNSIGNED NOT NULL
-     ) ENGINE=InnoDB`,
+     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     `CREATE TABLE IF NOT EXISTS ${t(REGION_ORDER_TABLES.offsets)} (
        group_id VARCHAR(255) NOT NULL, topic VARCHAR(255) NOT NULL, \`partition\` INT UNSIGNED NOT NULL,
        next_offset BIGINT UNSIGNED NOT NULL,
@@ -94,7 +96,11 @@ export class RegionOrdersStore {
   private readonly pool: Pool;
   readonly database: string;
 
-  constructor(url: string) {
+  /** `detail`: where the enriched detail rows go (ClickHouse), when configured. */
+  constructor(
+    url: string,
+    private readonly detail?: DetailSink,
+  ) {
     const endpoint = mysqlEndpoint(url);
     this.database = endpoint.database;
     this.pool = mysql.createPool({
@@ -117,6 +123,7 @@ export class RegionOrdersStore {
   async ensureTables(): Promise<void> {
     await this.run(`CREATE DATABASE IF NOT EXISTS ${q(this.database)}`);
     for (const ddl of regionOrdersDdl(this.database)) await this.run(ddl);
+    await this.detail?.ensureTable();
   }
 
   /** The offset a partition resumes from (0 when it has none). */
@@ -143,7 +150,10 @@ export class RegionOrdersStore {
       await conn.beginTransaction();
       const offsets = this.t(REGION_ORDER_TABLES.offsets);
       await conn.query(`INSERT IGNORE INTO ${offsets} (group_id, topic, \`partition\`, next_offset) VALUES (?, ?, 0, 0)`, [groupId, LOCK_TOPIC]);
-      await conn.query(`SELECT next_offset FROM ${offsets} WHERE group_id = ? AND topic = ? AND \`partition\` = 0 FOR UPDATE`, [groupId, LOCK_TOPIC]);
+      // The lock row's counter numbers the batches: the detail table's version.
+      await conn.query(`UPDATE ${offsets} SET next_offset = next_offset + 1 WHERE group_id = ? AND topic = ? AND \`partition\` = 0`, [groupId, LOCK_TOPIC]);
+      const [lock] = await conn.query<RowDataPacket[]>(`SELECT next_offset FROM ${offsets} WHERE group_id = ? AND topic = ? AND \`partition\` = 0`, [groupId, LOCK_TOPIC]);
+      const batchSeq = Number(lock[0]?.['next_offset'] ?? 0);
       const [stored] = await conn.query<RowDataPacket[]>(
         `SELECT next_offset FROM ${offsets} WHERE group_id = ? AND topic = ? AND \`partition\` = ?`,
         [groupId, topic, partition],
@@ -170,6 +180,8 @@ export class RegionOrdersStore {
         `INSERT INTO ${offsets} (group_id, topic, \`partition\`, next_offset) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)`,
         [groupId, topic, partition, nextOffset],
       );
+      // Before the commit: a lost commit replays these orders with a version at least as high (see order-detail-clickhouse.ts).
+      await this.detail?.write(outcome.detail, batchSeq);
       await conn.commit();
       return {
         taken: fresh.length,
@@ -202,7 +214,16 @@ export class RegionOrdersStore {
     const ids = neededCustomerIds(changes, orders.values());
     for (let i = 0; i < ids.length; i += IN_CHUNK) {
       const [rows] = await conn.query<RowDataPacket[]>(`SELECT * FROM ${this.t(REGION_ORDER_TABLES.customers)} WHERE id IN (?)`, [ids.slice(i, i + IN_CHUNK)]);
-      for (const r of rows) customers.set(Number(r['id']), { id: Number(r['id']), present: Number(r['present']) === 1, position: positionFromRow(r) });
+      for (const r of rows) {
+        customers.set(Number(r['id']), {
+          id: Number(r['id']),
+          present: Number(r['present']) === 1,
+          name: r['name'] === null ? null : String(r['name']),
+          age: r['age'] === null ? null : Number(r['age']),
+          gender: r['gender'] === null ? null : String(r['gender']),
+          position: positionFromRow(r),
+        });
+      }
     }
     return { orders, customers };
   }
@@ -234,9 +255,9 @@ export class RegionOrdersStore {
   private async writeCustomers(conn: PoolConnection, customers: readonly CustomerState[]): Promise<void> {
     if (customers.length === 0) return;
     await conn.query(
-      `INSERT INTO ${this.t(REGION_ORDER_TABLES.customers)} (id, present, pos_file, pos, pos_row) VALUES ?
-       ON DUPLICATE KEY UPDATE present = VALUES(present), pos_file = VALUES(pos_file), pos = VALUES(pos), pos_row = VALUES(pos_row)`,
-      [customers.map((c) => [c.id, c.present ? 1 : 0, c.position.file, c.position.pos, c.position.row])],
+      `INSERT INTO ${this.t(REGION_ORDER_TABLES.customers)} (id, present, name, age, gender, pos_file, pos, pos_row) VALUES ?
+       ON DUPLICATE KEY UPDATE present = VALUES(present), name = VALUES(name), age = VALUES(age), gender = VALUES(gender), pos_file = VALUES(pos_file), pos = VALUES(pos), pos_row = VALUES(pos_row)`,
+      [customers.map((c) => [c.id, c.present ? 1 : 0, c.name, c.age === null ? null : Math.round(c.age), c.gender, c.position.file, c.position.pos, c.position.row])],
     );
   }
 
@@ -263,6 +284,7 @@ export class RegionOrdersStore {
   }
 
   async close(): Promise<void> {
+    await this.detail?.close();
     await this.pool.end();
   }
 

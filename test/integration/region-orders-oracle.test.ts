@@ -1,3 +1,4 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import mysql, { type Pool, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +30,8 @@ const stack = stackEnv();
 const database = uniqueName('rollgate_ro');
 const prefix = `${uniqueName('ro')}.`;
 const mysqlUrl = `${stack.MYSQL_URL.replace(/\/[^/]*$/, '')}/${database}`;
+const chDatabase = uniqueName('rollgate_ro_detail');
+let clickhouse: ClickHouseClient;
 const REGIONS = CITIES.slice(0, 8);
 const BASE_MS = Date.UTC(2026, 10, 24, 6, 0, 0);
 let pool: Pool;
@@ -38,7 +41,7 @@ let gateway: { app: FastifyInstance } | undefined;
 
 const env = { KAFKA_BROKERS: stack.KAFKA_BROKERS, MYSQL_URL: mysqlUrl, TOPIC_PREFIX: prefix, METRICS_PORT: '0', LOG_LEVEL: 'info' };
 const startCdc = () => startRollgate(['cdc'], env);
-const startAggregator = () => startRollgate(['aggregate', 'region-orders'], env);
+const startAggregator = () => startRollgate(['aggregate', 'region-orders'], { ...env, CLICKHOUSE_URL: stack.CLICKHOUSE_URL, CLICKHOUSE_DATABASE: chDatabase });
 
 async function ready(proc: RollgateProcess, pattern: RegExp): Promise<void> {
   await waitFor(
@@ -73,6 +76,26 @@ async function oracleTrend(): Promise<Array<[number, string, number, string]>> {
   return rows.map((r) => [Number(r['w']) * 1000, String(r['r']), Number(r['n']), String(r['s'])]);
 }
 
+/** The detail table's rows as MySQL's join has them: (order, exact cents, region, create_time s, customer, age, name, gender). */
+async function oracleDetail(): Promise<string[]> {
+  const rows = await select(
+    `SELECT o.order_id AS id, CAST(o.order_revenue AS DECIMAL(20,2)) AS s, o.order_region AS r, UNIX_TIMESTAMP(o.create_time) AS t,
+            c.id AS cid, c.age AS age, c.name AS name, c.gender AS gender
+     FROM ${db}.orders o JOIN ${db}.customers c ON c.id = o.customer_id WHERE c.id <> -1`,
+  );
+  return rows.map((r) => JSON.stringify([Number(r['id']), String(r['s']).replace('.', '').replace(/^(-?)0+(?=\d)/, '$1'), r['r'], Number(r['t']), Number(r['cid']), Number(r['age'] ?? 0), r['name'] ?? '', r['gender'] ?? ''])).sort();
+}
+
+async function servedDetail(): Promise<string[]> {
+  const result = await clickhouse.query({
+    query: `SELECT order_id, toString(order_revenue_cents) AS s, order_region, toUInt32(create_time) AS t, customer_id, customer_age, customer_name, customer_gender
+            FROM \`${chDatabase}\`.dwd_order_customer_valid FINAL WHERE is_deleted = 0`,
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<Record<string, unknown>>();
+  return rows.map((r) => JSON.stringify([Number(r['order_id']), String(r['s']), r['order_region'], Number(r['t']), Number(r['customer_id']), Number(r['customer_age']), r['customer_name'], r['customer_gender']])).sort();
+}
+
 interface Envelope<T> {
   errCode: number;
   data: { rows: T[] };
@@ -100,6 +123,7 @@ beforeAll(async () => {
   pool.on('connection', (conn) => {
     conn.query("SET time_zone = '+00:00'");
   });
+  clickhouse = createClient({ url: stack.CLICKHOUSE_URL });
   await ensureOrdersSource(pool, database);
   await exec(`INSERT INTO ${db}.customers (id, name, age, gender) VALUES (-1, 'nobody', 0, 'Male')`);
   gateway = await stackGateway({ MYSQL_URL: mysqlUrl, TOPIC_PREFIX: prefix, CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0' });
@@ -111,6 +135,8 @@ afterAll(async () => {
   await gateway?.app.close();
   await pool?.query(`DROP DATABASE IF EXISTS \`${database}\``);
   await pool?.end();
+  await clickhouse?.command({ query: `DROP DATABASE IF EXISTS \`${chDatabase}\`` });
+  await clickhouse?.close();
 });
 
 describe('region-orders against MySQL’s own GROUP BY', () => {
@@ -166,7 +192,9 @@ describe('region-orders against MySQL’s own GROUP BY', () => {
         try {
           await conn.beginTransaction();
           const [exists] = await conn.query<RowDataPacket[]>(`SELECT id FROM ${db}.customers WHERE id = ? FOR UPDATE`, [id]);
-          if (exists.length > 0) await conn.query(`DELETE FROM ${db}.customers WHERE id = ?`, [id]);
+          // The detail table carries the customer's columns: an update must reach every order of the customer.
+          if (exists.length > 0 && random() < 0.4) await conn.query(`UPDATE ${db}.customers SET age = age + 1, name = CONCAT(name, '+') WHERE id = ?`, [id]);
+          else if (exists.length > 0) await conn.query(`DELETE FROM ${db}.customers WHERE id = ?`, [id]);
           else await conn.query(`INSERT INTO ${db}.customers (id, name, age, gender) VALUES (?, 'late', 30, 'Female')`, [id]);
           if (random() < 0.5) {
             const [r] = await conn.query<ResultSetHeader>(`INSERT INTO ${db}.orders (order_revenue, order_region, customer_id, create_time) VALUES (?, ?, ?, ?)`, [
@@ -234,6 +262,13 @@ describe('region-orders against MySQL’s own GROUP BY', () => {
     ).catch(() => undefined);
     expect(sorted(await servedTotals())).toEqual(sorted(expectedTotals));
     expect(sorted(await servedTrend())).toEqual(sorted(expectedTrend));
+
+    // The enriched detail in ClickHouse (FINAL, not deleted) is MySQL's join, row by row.
+    const expectedDetail = await oracleDetail();
+    await waitFor('the detail table to equal the join', async () => (JSON.stringify(await servedDetail()) === JSON.stringify(expectedDetail) ? true : undefined), 60_000, 500).catch(
+      () => undefined,
+    );
+    expect(await servedDetail()).toEqual(expectedDetail);
 
     // GraphQL reads the same through the built-in API.
     const gql = await gateway!.app.inject({

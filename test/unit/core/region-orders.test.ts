@@ -65,7 +65,7 @@ function history(seed: number, steps: number): { changes: RegionChange[]; source
   const changes: RegionChange[] = [];
   let pos = 4;
   const position = () => ({ file: `bin.00000${1 + Math.floor(pos / 1000)}`, pos: (pos += 1 + Math.floor(rnd() * 3)), row: 0 });
-  for (const id of source.customers) changes.push({ table: 'customers', customerId: id, present: true, position: position() });
+  for (const id of source.customers) changes.push({ table: 'customers', customerId: id, present: true, values: { name: 'n', age: 1, gender: null }, position: position() });
   let nextOrder = 1;
   for (let i = 0; i < steps; i++) {
     const dice = rnd();
@@ -97,7 +97,7 @@ function history(seed: number, steps: number): { changes: RegionChange[]; source
       const present = !source.customers.has(id);
       if (present) source.customers.add(id);
       else source.customers.delete(id);
-      changes.push({ table: 'customers', customerId: id, present, position: p });
+      changes.push({ table: 'customers', customerId: id, present, values: { name: 'n', age: null, gender: null }, position: p });
     }
   }
   return { changes, source };
@@ -109,6 +109,7 @@ class Store {
   customers = new Map<number, CustomerState>();
   totals: Totals = new Map();
   trend: Totals = new Map();
+  lastDetail: ReturnType<typeof applyChanges>['detail'] = [];
 
   apply(batch: readonly RegionChange[]): void {
     // Load exactly what the MySQL sink loads: changed orders, orders of changed customers, then their customers.
@@ -125,6 +126,7 @@ class Store {
       if (c !== undefined) customers.set(id, c);
     }
     const out = applyChanges({ orders, customers }, batch);
+    this.lastDetail = out.detail;
     for (const o of out.orders) this.orders.set(o.orderId, o);
     for (const c of out.customers) this.customers.set(c.id, c);
     for (const [map, deltas] of [
@@ -171,6 +173,8 @@ describe('region-orders retraction core', () => {
           const batch = topic.slice(from, from + n);
           cursors[t] = Math.max(cursors[t]!, from + batch.length);
           store.apply(batch);
+          // The detail rows: valid exactly when the order is in the join now.
+          for (const d of store.lastDetail) expect(d.valid).toBe(d.order.present && d.order.customerId !== -1 && store.customers.get(d.order.customerId)?.present === true);
           const expected = naive(store.mirror());
           expect(store.totals).toEqual(expected.totals);
           expect(store.trend).toEqual(expected.trend);
@@ -202,9 +206,9 @@ describe('region-orders retraction core', () => {
     const store = new Store();
     store.apply([{ table: 'orders', orderId: 1, after: { region: 'r', revenueCents: 1234n, customerId: 7, createTimeMs: 0 }, position: p(10) }]);
     expect(store.totals.size).toBe(0);
-    store.apply([{ table: 'customers', customerId: 7, present: true, position: p(11) }]);
+    store.apply([{ table: 'customers', customerId: 7, present: true, values: { name: 'Grace', age: 31, gender: 'Female' }, position: p(11) }]);
     expect(store.totals.get('r')).toEqual({ count: 1, cents: 1234n });
-    store.apply([{ table: 'customers', customerId: 7, present: false, position: p(12) }]);
+    store.apply([{ table: 'customers', customerId: 7, present: false, values: { name: 'Grace', age: 31, gender: 'Female' }, position: p(12) }]);
     expect(store.totals.size).toBe(0);
   });
 });
@@ -222,7 +226,10 @@ describe('decodeChange', () => {
     });
     expect(decodeChange('orders', JSON.stringify({ op: 'd', before: { order_id: 5 }, after: null, source }))).toMatchObject({ ok: true, change: { orderId: 5, after: null } });
     expect(decodeChange('customers', JSON.stringify({ op: 'd', before: { id: 3 }, after: null, source }))).toMatchObject({ ok: true, change: { customerId: 3, present: false } });
-    expect(decodeChange('customers', JSON.stringify({ op: 'r', before: null, after: { id: 3 }, source }))).toMatchObject({ ok: true, change: { customerId: 3, present: true } });
+    expect(decodeChange('customers', JSON.stringify({ op: 'r', before: null, after: { id: 3, name: 'Charlie', age: 22, gender: 'Male' }, source }))).toMatchObject({
+      ok: true,
+      change: { customerId: 3, present: true, values: { name: 'Charlie', age: 22, gender: 'Male' } },
+    });
   });
 
   it('refuses what cannot be applied, with a reason', () => {
