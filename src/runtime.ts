@@ -163,6 +163,11 @@ export class Runtime {
     }
   }
 
+  /** The embedded DuckDB the gateway's built-in APIs read when a store is not configured. */
+  async embeddedDuckDb(): Promise<DuckDbStore['database']> {
+    return (await this.embeddedStore()).database;
+  }
+
   private async embeddedStore(): Promise<DuckDbStore> {
     let opening = this.stores.get('duckdb');
     if (opening === undefined) {

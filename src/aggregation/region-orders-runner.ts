@@ -4,12 +4,12 @@ import { ErrorCodes } from '../errors.js';
 import type { ConsumedBatch, LogConsumer, LogProducer, OutgoingMessage, TopicLog } from '../ingest/topic-log.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { REGION_ORDER_TABLES, type OffsetChange, type RegionOrdersStore } from '../store/region-orders-store.js';
+import { REGION_ORDER_TABLES, type OffsetChange, type RegionOrdersSink } from '../store/region-orders-store.js';
 import { DLQ_HEADERS, deadLetterTopic } from './runner.js';
 
 export interface RegionOrdersOptions {
   log: TopicLog;
-  store: RegionOrdersStore;
+  store: RegionOrdersSink;
   logger: Logger;
   metrics: Metrics;
   /** Prepended to the topics `orders` and `customers` and to the group `rollgate-region-orders`. */

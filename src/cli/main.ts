@@ -5,6 +5,10 @@ import { regionOrders } from '../../aggregators/region-orders.js';
 import { RegionOrdersRunner } from '../aggregation/region-orders-runner.js';
 import { RegionOrdersStore } from '../store/region-orders-store.js';
 import { ClickHouseDetailSink } from '../store/order-detail-clickhouse.js';
+import { DuckDbRegionOrdersStore } from '../store/duckdb-region-orders-store.js';
+import { ChangeEventOrderSink } from '../demo/order-change-events.js';
+import { OrdersGenerator } from '../demo/orders-generator.js';
+import { seededRandom } from '../demo/metrics-producer.js';
 import { AggregatorRunner } from '../aggregation/runner.js';
 import { loadConfigFromProcess, type Config } from '../config.js';
 import { DemoMetricsProducer } from '../demo/metrics-producer.js';
@@ -54,15 +58,18 @@ program
   .option('--series <n>', 'number of (ip, pid) series', positiveInt, 50)
   .option('--backfill-hours <h>', 'history to backfill before streaming live', positiveNumber, 2)
   .option('--interval-seconds <s>', 'seconds between samples of a series', positiveNumber, 5)
-  .action((opts: { series: number; backfillHours: number; intervalSeconds: number }) =>
+  .option('--order-rate <n>', 'embedded only: generated orders per second for region-orders', positiveNumber, 2)
+  .action((opts: { series: number; backfillHours: number; intervalSeconds: number; orderRate: number }) =>
     run(async (rt) => {
       // The demo is for trying things: give it an admin token for this run when none is configured.
       const demoToken = rt.config.admin.token === undefined ? randomBytes(18).toString('base64url') : undefined;
       rt.config.admin.token ??= demoToken;
       const stoppers: Stopper[] = [];
       for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
-      // region-orders keeps its join state in MySQL; without MYSQL_URL the demo serves its (empty) tables only.
+      // Seed 002's orders: with MYSQL_URL, region-orders reads what `rollgate cdc` captures; embedded, the
+      // generator writes CDC-shaped change events straight into the log and region-orders keeps its state in DuckDB.
       if (rt.config.mysql !== undefined) stoppers.push(await startAggregator(rt, regionOrders.name));
+      else stoppers.push(await startEmbeddedOrders(rt, opts.orderRate));
       const log = rt.getLog();
       const topic = rt.config.topicPrefix + cpuMem5min.source.topic;
       await log.ensureTopic(topic, 3);
@@ -234,6 +241,36 @@ async function startRegionOrders(rt: Runtime): Promise<Stopper> {
   });
   await runner.start();
   return () => runner.stop();
+}
+
+/**
+ * The embedded order pipeline: no MySQL, so no binlog. The generator writes the
+ * change events CDC would write into the in-process log, and region-orders
+ * keeps its join state and results in the embedded DuckDB the gateway reads.
+ */
+async function startEmbeddedOrders(rt: Runtime, ratePerSecond: number): Promise<Stopper> {
+  const store = await DuckDbRegionOrdersStore.open(await rt.embeddedDuckDb());
+  rt.track('region-orders store', () => store.close());
+  const log = rt.getLog();
+  const runner = new RegionOrdersRunner({
+    log,
+    store,
+    logger: rt.logger.child({ component: 'aggregator', rollup: regionOrders.name }),
+    metrics: rt.metrics,
+    topicPrefix: rt.config.topicPrefix,
+    revisions: rt.getRevisions(),
+  });
+  await runner.start();
+  const producer = await log.producer();
+  const sink = new ChangeEventOrderSink(producer, rt.config.topicPrefix);
+  await sink.snapshotCustomers();
+  const generator = new OrdersGenerator(sink, { ratePerSecond, random: seededRandom(2002) }, rt.logger.child({ component: 'orders-generator' }));
+  generator.start();
+  return async () => {
+    await generator.stop();
+    await producer.close();
+    await runner.stop();
+  };
 }
 
 /** Runs CDC until stopped; exits the process if CDC fails for good (e.g. its binlog position was purged). */

@@ -178,9 +178,9 @@ export function builtinRegionOrderApis(): BuiltinApi[] {
   ];
 }
 
-/** The region-orders result tables for DuckDB, where the embedded gateway serves them (empty: the aggregator needs MySQL). */
+/** The region-orders result tables in the embedded DuckDB, which the embedded aggregator writes and the gateway reads. */
 export const REGION_ORDER_DUCKDB_DDL = [
-  `CREATE TABLE IF NOT EXISTS ${regionOrders.tables.totals} (order_region VARCHAR NOT NULL PRIMARY KEY, order_cnt BIGINT NOT NULL, order_total_revenue DECIMAL(20,2) NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${regionOrders.tables.totals} (order_region VARCHAR NOT NULL, order_cnt BIGINT NOT NULL, order_total_revenue DECIMAL(20,2) NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS ${regionOrders.tables.trend} (window_start TIMESTAMP NOT NULL, order_region VARCHAR NOT NULL, order_cnt BIGINT NOT NULL,
-     order_total_revenue DECIMAL(20,2) NOT NULL, PRIMARY KEY (window_start, order_region))`,
+     order_total_revenue DECIMAL(20,2) NOT NULL)`,
 ];

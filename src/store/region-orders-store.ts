@@ -92,7 +92,16 @@ export interface ApplyResult {
   changedResults: boolean;
 }
 
-export class RegionOrdersStore {
+/** What the runner needs of a sink: MySQL for real, DuckDB embedded (src/store/duckdb-region-orders-store.ts). */
+export interface RegionOrdersSink {
+  ensureTables(): Promise<void>;
+  storedOffset(groupId: string, topic: string, partition: number): Promise<number>;
+  apply(groupId: string, topic: string, partition: number, messages: readonly OffsetChange[]): Promise<ApplyResult>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class RegionOrdersStore implements RegionOrdersSink {
   private readonly pool: Pool;
   readonly database: string;
 
