@@ -126,6 +126,7 @@ export class RegionOrdersRunner {
           await this.options.revisions.advanced(t).catch((err: unknown) => this.options.logger.warn({ err }, 'could not announce the write to gateways'));
         }
       }
+      await heartbeat().catch(() => undefined);
       if (result.taken > 0) {
         await this.consumer
           ?.commit([{ topic: batch.topic, partition: batch.partition, offset: result.nextOffset }])

@@ -158,9 +158,12 @@ export class RegionOrdersStore implements RegionOrdersSink {
     try {
       await conn.beginTransaction();
       const offsets = this.t(REGION_ORDER_TABLES.offsets);
-      await conn.query(`INSERT IGNORE INTO ${offsets} (group_id, topic, \`partition\`, next_offset) VALUES (?, ?, 0, 0)`, [groupId, LOCK_TOPIC]);
-      // The lock row's counter numbers the batches: the detail table's version.
-      await conn.query(`UPDATE ${offsets} SET next_offset = next_offset + 1 WHERE group_id = ? AND topic = ? AND \`partition\` = 0`, [groupId, LOCK_TOPIC]);
+      // One statement that takes the lock row exclusively (INSERT IGNORE then UPDATE would take a shared lock
+      // first, and two batches holding it would deadlock); its counter numbers the batches: the detail's version.
+      await conn.query(
+        `INSERT INTO ${offsets} (group_id, topic, \`partition\`, next_offset) VALUES (?, ?, 0, 1) ON DUPLICATE KEY UPDATE next_offset = next_offset + 1`,
+        [groupId, LOCK_TOPIC],
+      );
       const [lock] = await conn.query<RowDataPacket[]>(`SELECT next_offset FROM ${offsets} WHERE group_id = ? AND topic = ? AND \`partition\` = 0`, [groupId, LOCK_TOPIC]);
       const batchSeq = Number(lock[0]?.['next_offset'] ?? 0);
       const [stored] = await conn.query<RowDataPacket[]>(

@@ -254,12 +254,14 @@ describe('region-orders against MySQL’s own GROUP BY', () => {
     const expectedTrend = await oracleTrend();
     expect(expectedTotals.length).toBeGreaterThan(3);
     // Quiescence: no more writes; wait for the served results to stop differing.
+    const quietAt = Date.now();
     await waitFor(
       'served totals to equal MySQL',
       async () => (JSON.stringify(sorted(await servedTotals())) === JSON.stringify(sorted(expectedTotals)) ? true : undefined),
       120_000,
       500,
     ).catch(() => undefined);
+    const convergedMs = Date.now() - quietAt;
     expect(sorted(await servedTotals())).toEqual(sorted(expectedTotals));
     expect(sorted(await servedTrend())).toEqual(sorted(expectedTrend));
 
@@ -298,7 +300,11 @@ describe('region-orders against MySQL’s own GROUP BY', () => {
        FROM ${db}.orders o JOIN ${db}.customers c ON c.id = o.customer_id WHERE c.id <> -1 GROUP BY o.order_region) x`,
     );
     if (process.env['RO_TEST_VERBOSE'] === '1') {
-      process.stderr.write(`workload ${JSON.stringify(stats)}, ${expectedTotals.length} regions, ${expectedTrend.length} trend rows, float SUM drift ${String(drift[0]?.['d'])}\n`);
+      const retries = (aggregator.output().match(/failed; retrying/g) ?? []).length;
+      process.stderr.write(
+        `workload ${JSON.stringify(stats)}, ${expectedTotals.length} regions, ${expectedTrend.length} trend rows, float SUM drift ${String(drift[0]?.['d'])}, ` +
+          `totals equal ${convergedMs} ms after the last write, store retries in the last aggregator ${retries}\n`,
+      );
     }
     expect(stats.pkChanges + stats.customerChanges + stats.deletes).toBeGreaterThan(0);
   }, 300_000);
