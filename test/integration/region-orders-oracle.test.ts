@@ -17,7 +17,7 @@ import { waitFor } from '../helpers/wait.js';
  * MySQL source, orders and customers, with customers that arrive after their
  * orders and a customer -1; `rollgate cdc` and `rollgate aggregate
  * region-orders` run as CLI processes and are each SIGKILLed and restarted
- * mid-workload. At quiescence the totals and the trend served by the built-in
+ * mid-workload, and a second aggregator joins and leaves the group. At quiescence the totals and the trend served by the built-in
  * APIs must equal MySQL's own GROUP BY over the join, to the cent.
  *
  * To the cent: order_revenue is a FLOAT, so MySQL's SUM(order_revenue) adds
@@ -233,7 +233,10 @@ describe('region-orders against MySQL’s own GROUP BY', () => {
     aggregator = startAggregator();
     await ready(aggregator, /rollgate aggregate region-orders: health and metrics on/);
 
-    // kill -9 CDC mid-stream, keep writing, restart it.
+    // A second aggregator joins the group (a rebalance: the two topics are split between them), then
+    // CDC is killed -9 mid-stream while both consume; the second one leaves again (another rebalance).
+    const second = startAggregator();
+    await ready(second, /rollgate aggregate region-orders: health and metrics on/);
     const writing2 = run(400);
     await new Promise((r) => setTimeout(r, 700));
     expect(await cdc.stop('SIGKILL')).toBeNull();
@@ -241,6 +244,8 @@ describe('region-orders against MySQL’s own GROUP BY', () => {
     await run(100);
     cdc = startCdc();
     await ready(cdc, /rollgate cdc: health and metrics on/);
+    await run(200);
+    expect(await second.stop('SIGTERM')).toBe(0);
 
     // Both killed while busy, the aggregator again right after CDC is back.
     const writing3 = run(300);
