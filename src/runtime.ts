@@ -3,7 +3,8 @@ import { rollups } from '../aggregators/index.js';
 import { MemoryCache, RedisCache, type Cache } from './cache/cache.js';
 import { LocalRevisions, RedisRevisions, type RollupRevisions } from './cache/rollup-revisions.js';
 import { DuckDbClient, MySqlClient } from './dataservice/catalog/sql-client.js';
-import { builtinDataSources } from './dataservice/builtins.js';
+import { REGION_ORDER_DUCKDB_DDL, builtinDataSources } from './dataservice/builtins.js';
+import { RegionOrdersStore } from './store/region-orders-store.js';
 import { createDataService, type DataService } from './dataservice/data-service.js';
 import type { DuckDbStore } from './store/duckdb-store.js';
 import type { Config } from './config.js';
@@ -155,6 +156,34 @@ export class Runtime {
       return service;
     })();
     return this.dataService;
+  }
+
+  /**
+   * The region-orders result tables, so their built-in APIs answer (empty)
+   * before the aggregator first runs: in MySQL when configured, else in the
+   * embedded DuckDB the gateway reads.
+   */
+  async ensureRegionOrderTables(): Promise<void> {
+    if (this.config.mysql !== undefined) {
+      const store = new RegionOrdersStore(this.config.mysql.url);
+      try {
+        await store.ensureTables();
+      } finally {
+        await store.close();
+      }
+      return;
+    }
+    const conn = await (await this.embeddedStore()).database.connect();
+    try {
+      for (const ddl of REGION_ORDER_DUCKDB_DDL) await conn.run(ddl);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  /** The embedded DuckDB the gateway's built-in APIs read when a store is not configured. */
+  async embeddedDuckDb(): Promise<DuckDbStore['database']> {
+    return (await this.embeddedStore()).database;
   }
 
   private async embeddedStore(): Promise<DuckDbStore> {

@@ -3,6 +3,8 @@ import { eventJsonSchema } from './core/event-schema.js';
 import { printGraphQLSchema } from './graphql/schema.js';
 import { clickhouseDdl } from './store/clickhouse-store.js';
 import { mysqlDdl } from './store/mysql-store.js';
+import { regionOrdersDdl } from './store/region-orders-store.js';
+import { DETAIL_TABLE, detailDdl } from './store/order-detail-clickhouse.js';
 import { customersDdl, customersSeedSql, ordersDdl } from './demo/orders-source.js';
 
 /**
@@ -41,6 +43,21 @@ export async function generatedSchemaFiles(): Promise<Map<string, string>> {
   files.set(
     'schema/mysql/customers.sql',
     sourceHeader + source(customersDdl('rollgate')) + ';\n\n-- Seed 002\'s 100 customers; INSERT IGNORE makes loading them idempotent.\n' + source(customersSeedSql('rollgate')) + ';\n',
+  );
+  files.set(
+    'schema/mysql/region_orders.sql',
+    '-- Generated from src/store/region-orders-store.ts by `npm run schema`; do not edit.\n' +
+      '-- The region-orders aggregator (seed 002): results, the join\'s mirror state and consumed offsets, changed in one transaction per batch.\n' +
+      '-- MySQL 8 and MariaDB 10.6+. {database} is the database of MYSQL_URL (default rollgate).\n' +
+      regionOrdersDdl('rollgate').map((ddl) => source(ddl).replace(/\n {5}/g, '\n  ') + ';\n').join('\n'),
+  );
+  files.set(
+    `schema/clickhouse/${DETAIL_TABLE}.sql`,
+    '-- Generated from src/store/order-detail-clickhouse.ts by `npm run schema`; do not edit.\n' +
+      '-- Seed 002\'s enriched detail, written by the region-orders aggregator. Read with FINAL WHERE is_deleted = 0.\n' +
+      '-- Runs on ClickHouse 18.16 and current releases. {database} is CLICKHOUSE_DATABASE (default rollgate).\n' +
+      detailDdl('rollgate').replace('`rollgate`.', '`{database}`.') +
+      ';\n',
   );
   return files;
 }

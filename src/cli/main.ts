@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Argument, Command, InvalidArgumentError } from 'commander';
-import { findRollup, rollups } from '../../aggregators/index.js';
+import { aggregatorNames, findRollup, rollups } from '../../aggregators/index.js';
+import { regionOrders } from '../../aggregators/region-orders.js';
+import { RegionOrdersRunner } from '../aggregation/region-orders-runner.js';
+import { RegionOrdersStore } from '../store/region-orders-store.js';
+import { ClickHouseDetailSink } from '../store/order-detail-clickhouse.js';
+import { DuckDbRegionOrdersStore } from '../store/duckdb-region-orders-store.js';
+import { ChangeEventOrderSink } from '../demo/order-change-events.js';
+import { OrdersGenerator } from '../demo/orders-generator.js';
+import { seededRandom } from '../demo/metrics-producer.js';
 import { AggregatorRunner } from '../aggregation/runner.js';
 import { loadConfigFromProcess, type Config } from '../config.js';
 import { DemoMetricsProducer } from '../demo/metrics-producer.js';
@@ -33,7 +41,7 @@ program
 program
   .command('aggregate')
   .description('run one rollup aggregator')
-  .addArgument(new Argument('<name>', 'rollup name').choices(rollups.map((r) => r.name)))
+  .addArgument(new Argument('<name>', 'rollup name').choices(aggregatorNames))
   .action((name: string) =>
     run(async (rt) => {
       const stopAggregator = await startAggregator(rt, name);
@@ -50,7 +58,8 @@ program
   .option('--series <n>', 'number of (ip, pid) series', positiveInt, 50)
   .option('--backfill-hours <h>', 'history to backfill before streaming live', positiveNumber, 2)
   .option('--interval-seconds <s>', 'seconds between samples of a series', positiveNumber, 5)
-  .action((opts: { series: number; backfillHours: number; intervalSeconds: number }) =>
+  .option('--order-rate <n>', 'embedded only: generated orders per second for region-orders', positiveNumber, 2)
+  .action((opts: { series: number; backfillHours: number; intervalSeconds: number; orderRate: number }) =>
     run(async (rt) => {
       // The demo is for trying things: give it an admin token for this run when none is configured.
       const demoToken = rt.config.admin.token === undefined ? randomBytes(18).toString('base64url') : undefined;
@@ -63,6 +72,10 @@ program
       rt.config.auth.bootstrapApp ??= demoApp;
       const stoppers: Stopper[] = [];
       for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
+      // Seed 002's orders: with MYSQL_URL, region-orders reads what `rollgate cdc` captures; embedded, the
+      // generator writes CDC-shaped change events straight into the log and region-orders keeps its state in DuckDB.
+      if (rt.config.mysql !== undefined) stoppers.push(await startAggregator(rt, regionOrders.name));
+      else stoppers.push(await startEmbeddedOrders(rt, opts.orderRate));
       const log = rt.getLog();
       const topic = rt.config.topicPrefix + cpuMem5min.source.topic;
       await log.ensureTopic(topic, 3);
@@ -156,6 +169,7 @@ async function startGateway(
     const store = await rt.storeFor(spec);
     await store.ensureTable(spec).catch((err: unknown) => rt.logger.warn({ err, rollup: spec.name }, 'could not ensure rollup table'));
   }
+  await rt.ensureRegionOrderTables().catch((err: unknown) => rt.logger.warn({ err, rollup: regionOrders.name }, 'could not ensure the region-orders tables'));
   const app = await createGateway({
     config: rt.config,
     logger: rt.logger,
@@ -171,6 +185,7 @@ async function startGateway(
       '',
       `rollgate is listening on ${base}`,
       ...rollups.map((r) => `  REST     ${base}/api/${r.name}?pageSize=20`),
+      `  REST     ${base}/api/region-order-totals   ${base}/api/region-order-trend`,
       ...(options.demoApp === undefined
         ? rt.config.auth.bootstrapApp === undefined
           ? []
@@ -193,6 +208,7 @@ async function startGateway(
 }
 
 async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
+  if (name === regionOrders.name) return startRegionOrders(rt);
   const spec = findRollup(name);
   if (spec === undefined) throw new RollgateError('NOT_FOUND', `no rollup named ${name}`);
   const log = rt.getLog();
@@ -216,6 +232,63 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
   });
   await runner.start();
   return () => runner.stop();
+}
+
+/** The changelog aggregator of seed 002: its state, results and offsets live in MySQL, so it needs MYSQL_URL. */
+async function startRegionOrders(rt: Runtime): Promise<Stopper> {
+  const mysql = rt.config.mysql;
+  if (mysql === undefined) throw new RollgateError('INVALID_CONFIG', 'rollgate aggregate region-orders needs MYSQL_URL (its state and results live in MySQL)');
+  // The enriched detail table goes to ClickHouse when it is configured; totals and trend need only MySQL.
+  const clickhouse = rt.config.clickhouse;
+  const store = new RegionOrdersStore(mysql.url, clickhouse === undefined ? undefined : new ClickHouseDetailSink(clickhouse));
+  rt.track('region-orders store', () => store.close());
+  rt.checks.push({ name: 'mysql', check: () => store.ping() });
+  const runner = new RegionOrdersRunner({
+    log: rt.getLog(),
+    store,
+    logger: rt.logger.child({ component: 'aggregator', rollup: regionOrders.name }),
+    metrics: rt.metrics,
+    topicPrefix: rt.config.topicPrefix,
+    revisions: rt.getRevisions(),
+  });
+  rt.checks.push({
+    name: `aggregator ${regionOrders.name}`,
+    check: async () => {
+      if (runner.status === 'waiting-for-store') throw new Error('waiting for its store to accept writes');
+    },
+  });
+  await runner.start();
+  return () => runner.stop();
+}
+
+/**
+ * The embedded order pipeline: no MySQL, so no binlog. The generator writes the
+ * change events CDC would write into the in-process log, and region-orders
+ * keeps its join state and results in the embedded DuckDB the gateway reads.
+ */
+async function startEmbeddedOrders(rt: Runtime, ratePerSecond: number): Promise<Stopper> {
+  const store = await DuckDbRegionOrdersStore.open(await rt.embeddedDuckDb());
+  rt.track('region-orders store', () => store.close());
+  const log = rt.getLog();
+  const runner = new RegionOrdersRunner({
+    log,
+    store,
+    logger: rt.logger.child({ component: 'aggregator', rollup: regionOrders.name }),
+    metrics: rt.metrics,
+    topicPrefix: rt.config.topicPrefix,
+    revisions: rt.getRevisions(),
+  });
+  await runner.start();
+  const producer = await log.producer();
+  const sink = new ChangeEventOrderSink(producer, rt.config.topicPrefix);
+  await sink.snapshotCustomers();
+  const generator = new OrdersGenerator(sink, { ratePerSecond, random: seededRandom(2002) }, rt.logger.child({ component: 'orders-generator' }));
+  generator.start();
+  return async () => {
+    await generator.stop();
+    await producer.close();
+    await runner.stop();
+  };
 }
 
 /** Runs CDC until stopped; exits the process if CDC fails for good (e.g. its binlog position was purged). */

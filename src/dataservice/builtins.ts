@@ -1,4 +1,5 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
+import { regionOrders } from '../../aggregators/region-orders.js';
 import type { Config } from '../config.js';
 import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
 import type { BuiltinApi } from './api-service.js';
@@ -115,3 +116,71 @@ function storeConfig(config: Config, kind: 'clickhouse' | 'mysql'): DataSourceCo
   }
   return { kind: 'duckdb', path: config.duckdb.path };
 }
+
+/**
+ * The region-orders results (seed 002) as two published APIs over the MySQL
+ * store (embedded DuckDB when unset). Revenue is DECIMAL(20,2) in the store
+ * and answered as a JSON number: every total below 2^53 cents prints as its
+ * exact two-decimal value.
+ */
+export function builtinRegionOrderApis(): BuiltinApi[] {
+  const dataSource = builtinSourceName('mysql');
+  const measures = [
+    { column: 'order_cnt', type: 'LONG' as const, description: 'Orders with a customer (inner join, customer id <> -1)' },
+    { column: 'order_total_revenue', type: 'DOUBLE' as const, description: 'Sum of order_revenue, exact to the cent' },
+  ];
+  const region = { name: 'region', column: 'order_region', type: 'STRING' as const, operator: '=' as const, required: false, description: 'Only this order_region' };
+  const totals: WizardDefinition = {
+    mode: 'wizard',
+    name: 'region_order_totals',
+    group: 'rollups',
+    path: '/region-order-totals',
+    method: 'GET',
+    description: regionOrders.description.split(',')[0] ?? regionOrders.description,
+    dataSource,
+    table: regionOrders.tables.totals,
+    pagination: false,
+    datav: false,
+    requestParams: [region],
+    responseParams: [{ column: 'order_region', type: 'STRING', description: 'order_region of the orders' }, ...measures],
+    sort: [{ column: 'order_region', order: 'ASC' }],
+  };
+  const trend: WizardDefinition = {
+    mode: 'wizard',
+    name: 'region_order_trend',
+    group: 'rollups',
+    path: '/region-order-trend',
+    method: 'GET',
+    description: 'Order count and revenue per region and 5-minute window of create_time, oldest first',
+    dataSource,
+    table: regionOrders.tables.trend,
+    pagination: false,
+    datav: false,
+    maxRows: 100_000,
+    requestParams: [
+      region,
+      { name: 'from', column: 'window_start', type: 'DATETIME', operator: '>=', required: false, description: 'Windows starting at or after this time' },
+      { name: 'to', column: 'window_start', type: 'DATETIME', operator: '<', required: false, description: 'Windows starting before this time' },
+    ],
+    responseParams: [
+      { column: 'window_start', type: 'DATETIME', description: 'Window start (UTC), create_time rounded down to 5 minutes' },
+      { column: 'order_region', type: 'STRING', description: 'order_region of the orders' },
+      ...measures,
+    ],
+    sort: [
+      { column: 'window_start', order: 'ASC' },
+      { column: 'order_region', order: 'ASC' },
+    ],
+  };
+  return [
+    { id: 'builtin-region-order-totals', definition: totals },
+    { id: 'builtin-region-order-trend', definition: trend },
+  ];
+}
+
+/** The region-orders result tables in the embedded DuckDB, which the embedded aggregator writes and the gateway reads. */
+export const REGION_ORDER_DUCKDB_DDL = [
+  `CREATE TABLE IF NOT EXISTS ${regionOrders.tables.totals} (order_region VARCHAR NOT NULL, order_cnt BIGINT NOT NULL, order_total_revenue DECIMAL(20,2) NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${regionOrders.tables.trend} (window_start TIMESTAMP NOT NULL, order_region VARCHAR NOT NULL, order_cnt BIGINT NOT NULL,
+     order_total_revenue DECIMAL(20,2) NOT NULL)`,
+];

@@ -10,7 +10,8 @@ import { AppService } from '../auth/apps.js';
 import { apiGrant, FLOWS_GRANT } from '../auth/grants.js';
 import { TokenService } from '../auth/jwt.js';
 import { ApiService } from './api-service.js';
-import { builtinRollupApi } from './builtins.js';
+import { builtinRegionOrderApis, builtinRollupApi } from './builtins.js';
+import { regionOrders } from '../../aggregators/region-orders.js';
 import { CatalogStore } from './catalog/catalog-store.js';
 import type { SqlClient } from './catalog/sql-client.js';
 import { DataSources, type BuiltinDataSource } from './data-sources.js';
@@ -57,20 +58,21 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
     deps.builtinSources,
     logger.child({ component: 'datasources' }),
   );
-  const apis = new ApiService(catalog, dataSources, deps.rollups.map(builtinRollupApi), logger.child({ component: 'apis' }));
+  const builtinApis = [...deps.rollups.map(builtinRollupApi), ...builtinRegionOrderApis()];
+  const apis = new ApiService(catalog, dataSources, builtinApis, logger.child({ component: 'apis' }));
   await apis.start();
   const appRegistry = new AppService(catalog, box, new AppCodeHasher(masterKey), logger.child({ component: 'apps' }));
   await appRegistry.start();
   const bootstrap = config.auth.bootstrapApp;
   if (bootstrap !== undefined) {
     // Every built-in API and flow management: what a first user or a test needs to call anything.
-    await appRegistry.bootstrap(bootstrap, [...deps.rollups.map((r) => apiGrant(builtinRollupApi(r).definition.name)), FLOWS_GRANT]);
+    await appRegistry.bootstrap(bootstrap, [...builtinApis.map((api) => apiGrant(api.definition.name)), FLOWS_GRANT]);
     logger.info({ appKey: bootstrap.appKey }, 'bootstrap app ready');
   }
   const cache = new ResultCache(
     deps.sharedCache,
     deps.revisions,
-    new Set(deps.rollups.map((r) => r.sink.table.toLowerCase())),
+    new Set([...deps.rollups.map((r) => r.sink.table), ...Object.values(regionOrders.tables)].map((t) => t.toLowerCase())),
     config.cache,
     deps.metrics,
     logger.child({ component: 'result-cache' }),

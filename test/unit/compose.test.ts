@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { parse } from 'yaml';
-import { rollups } from '../../aggregators/index.js';
+import { aggregatorNames } from '../../aggregators/index.js';
 import { loadConfig } from '../../src/config.js';
 
 /**
@@ -127,8 +127,9 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs an aggregator service for every rollup, and only for known rollups', () => {
-    const known = rollups.map((r) => r.name);
+  it('runs an aggregator service for every rollup (windowed ones and region-orders), and only for known rollups', () => {
+    const known = aggregatorNames;
+    expect(known).toContain('region-orders');
     const aggregators = rollgateServices.filter((name) => name.startsWith('aggregator-'));
     for (const name of aggregators) {
       const command = commandOf(services[name] ?? {});
