@@ -4,6 +4,12 @@ import type { Metrics } from '../metrics.js';
 export interface DependencyCheck {
   name: string;
   check(): Promise<void>;
+  /**
+   * The process serves on without it, slower or with weaker guarantees (Redis:
+   * cache, nonces and rate limits fall back to per-process). Down, it is listed
+   * as degraded and the process stays ready, so a load balancer keeps it.
+   */
+  optional?: boolean;
 }
 
 const CHECK_TIMEOUT_MS = 3000;
@@ -16,14 +22,14 @@ export function registerHealthRoutes(app: FastifyInstance, checks: readonly Depe
       checks.map(async (c) => {
         try {
           await withTimeout(c.check(), CHECK_TIMEOUT_MS);
-          return { name: c.name, ok: true as const };
+          return { name: c.name, ok: true as const, optional: c.optional === true };
         } catch (err) {
-          return { name: c.name, ok: false as const, error: err instanceof Error ? err.message : 'unreachable' };
+          return { name: c.name, ok: false as const, optional: c.optional === true, error: err instanceof Error ? err.message : 'unreachable' };
         }
       }),
     );
-    const down = results.filter((r) => !r.ok).map((r) => r.name);
-    const degraded = degradations();
+    const down = results.filter((r) => !r.ok && !r.optional).map((r) => r.name);
+    const degraded = [...results.filter((r) => !r.ok && r.optional).map((r) => `${r.name}: unreachable`), ...degradations()];
     reply.code(down.length === 0 ? 200 : 503);
     return {
       status: down.length === 0 ? 'ready' : 'not ready',
