@@ -2,9 +2,10 @@ import { validateSpec, type RollupSpec } from '../src/core/rollup-spec.js';
 import { cpuMem5min } from './cpu-mem-5min.js';
 import { procTotals5min } from './proc-totals-5min.js';
 import { regionOrders } from './region-orders.js';
+import { webPv5min } from './web-pv-5min.js';
 
 /** Every rollup rollgate runs, by public name. Add a file here to add a rollup. */
-export const rollups: readonly RollupSpec[] = [cpuMem5min, procTotals5min];
+export const rollups: readonly RollupSpec[] = [cpuMem5min, procTotals5min, webPv5min];
 rollups.forEach(validateSpec);
 
 export function findRollup(name: string): RollupSpec | undefined {

@@ -131,7 +131,37 @@ const EnvSchema = z.object({
   }),
   ROLLGATE_BOOTSTRAP_APP_SECRET: optionalText.refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
   ROLLGATE_BOOTSTRAP_APP_CODE: optionalText.refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
+  MONITOR_ORIGINS: z
+    .string()
+    .optional()
+    .transform((s, ctx) => parseMonitorOrigins(s, ctx)),
+  MONITOR_RATE_PER_IP: intInRange(1, 100_000_000, 600),
+  MONITOR_RATE_PER_APP: intInRange(1, 100_000_000, 60_000),
+  MONITOR_ACK_TIMEOUT_MS: intInRange(100, 600_000, 10_000),
 });
+
+/**
+ * `MONITOR_ORIGINS`: JSON `{"<appId>": ["https://shop.example", ...] | "*"}`.
+ * Unset: any appId from any origin (development).
+ */
+function parseMonitorOrigins(text: string | undefined, ctx: z.RefinementCtx): Record<string, string[] | '*'> | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const problem = 'must be JSON {"<appId>": ["<origin>", ...] or "*"}';
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(problem);
+    const out: Record<string, string[] | '*'> = {};
+    for (const [appId, origins] of Object.entries(parsed)) {
+      if (origins === '*') out[appId] = '*';
+      else if (Array.isArray(origins) && origins.every((o) => typeof o === 'string' && /^https?:\/\/[^/]+$/.test(o))) out[appId] = origins as string[];
+      else throw new Error(`${appId}: origins must be "*" or a list of scheme://host[:port]`);
+    }
+    return out;
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof SyntaxError ? problem : (err as Error).message });
+    return z.NEVER;
+  }
+}
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -166,6 +196,11 @@ export interface Config {
     jwt: { algorithm: 'HS256' | 'RS256'; keys: JwtKeyConfig[] | undefined; ttlSeconds: number };
     bootstrapApp: { appKey: string; appSecret: string; appCode: string } | undefined;
   };
+  /**
+   * The /monitor/upload collector: allowed browser origins per appId (undefined: any appId, any origin),
+   * events per minute per client IP and per appId, and how long to wait for Kafka's acknowledgement.
+   */
+  monitor: { origins: Record<string, string[] | '*'> | undefined; ratePerIpPerMinute: number; ratePerAppPerMinute: number; ackTimeoutMs: number };
 }
 
 export function loadConfig(
@@ -245,6 +280,12 @@ export function loadConfig(
         e.ROLLGATE_BOOTSTRAP_APP_KEY !== undefined && e.ROLLGATE_BOOTSTRAP_APP_SECRET !== undefined && e.ROLLGATE_BOOTSTRAP_APP_CODE !== undefined
           ? { appKey: e.ROLLGATE_BOOTSTRAP_APP_KEY, appSecret: e.ROLLGATE_BOOTSTRAP_APP_SECRET, appCode: e.ROLLGATE_BOOTSTRAP_APP_CODE }
           : undefined,
+    },
+    monitor: {
+      origins: e.MONITOR_ORIGINS,
+      ratePerIpPerMinute: e.MONITOR_RATE_PER_IP,
+      ratePerAppPerMinute: e.MONITOR_RATE_PER_APP,
+      ackTimeoutMs: e.MONITOR_ACK_TIMEOUT_MS,
     },
   };
 }

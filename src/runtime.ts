@@ -16,6 +16,8 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { RollupSpec } from './core/rollup-spec.js';
 import { ClickHouseStore } from './store/clickhouse-store.js';
+import { MonitorCollector, WEB_EVENTS_TOPIC } from './ingest/monitor/collector.js';
+import { UploadRateLimiter } from './ingest/monitor/rate-limits.js';
 import { MySqlStore } from './store/mysql-store.js';
 import type { RollupStore } from './store/rollup-store.js';
 
@@ -185,6 +187,27 @@ export class Runtime {
   /** The embedded DuckDB the gateway's built-in APIs read when a store is not configured. */
   async embeddedDuckDb(): Promise<DuckDbStore['database']> {
     return (await this.embeddedStore()).database;
+  }
+
+  /** The /monitor/upload collector: its own idempotent producer to `web_events` and its rate limits. */
+  async getMonitorCollector(): Promise<MonitorCollector> {
+    const log = this.getLog();
+    const topic = this.config.topicPrefix + WEB_EVENTS_TOPIC;
+    await log.ensureTopic(topic, 3);
+    const { monitor } = this.config;
+    const collector = new MonitorCollector({
+      producer: await log.producer(),
+      topic,
+      limiter: new UploadRateLimiter(
+        { perIpPerMinute: monitor.ratePerIpPerMinute, perAppPerMinute: monitor.ratePerAppPerMinute },
+        { ...(this.config.redis === undefined ? {} : { redisUrl: this.config.redis.url }), keyPrefix: `rollgate:${this.config.topicPrefix}monitor:`, logger: this.logger },
+      ),
+      origins: monitor.origins,
+      ackTimeoutMs: monitor.ackTimeoutMs,
+      logger: this.logger.child({ component: 'monitor' }),
+    });
+    this.track('monitor', () => collector.close());
+    return collector;
   }
 
   private async embeddedStore(): Promise<DuckDbStore> {

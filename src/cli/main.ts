@@ -27,6 +27,8 @@ import { CdcRunner } from '../ingest/cdc/cdc-runner.js';
 import { KafkaChangeLog } from '../ingest/cdc/kafka-change-log.js';
 import { MySqlCdcSource } from '../ingest/cdc/mysql-cdc-source.js';
 import { mysqlEndpoint } from '../store/mysql-url.js';
+import { RawEventsSink } from '../ingest/monitor/raw-events-sink.js';
+import { ClickHouseWebEvents } from '../store/web-events-table.js';
 
 const program = new Command()
   .name('rollgate')
@@ -123,6 +125,25 @@ program
   );
 
 program
+  .command('monitor-sink')
+  .description('copy the browser monitor topic <TOPIC_PREFIX>web_events into the day-partitioned ClickHouse table web_events (needs CLICKHOUSE_URL)')
+  .action(() =>
+    run(async (rt) => {
+      const clickhouse = rt.config.clickhouse;
+      if (clickhouse === undefined) throw new RollgateError('INVALID_CONFIG', 'rollgate monitor-sink needs CLICKHOUSE_URL');
+      const sink = new RawEventsSink({
+        log: rt.getLog(),
+        writer: new ClickHouseWebEvents(clickhouse),
+        topicPrefix: rt.config.topicPrefix,
+        logger: rt.logger.child({ component: 'monitor-sink' }),
+      });
+      await sink.start();
+      process.stdout.write(`rollgate monitor-sink: ${sink.topic} -> ${clickhouse.database}.web_events\n`);
+      return [() => sink.stop()];
+    }),
+  );
+
+program
   .command('orders-generator')
   .description('demo: create the orders/customers source tables (seed 002) in the MYSQL_URL database and insert random orders')
   .option('--rate <n>', 'orders per second', positiveNumber, 1)
@@ -177,6 +198,7 @@ async function startGateway(
     metrics: rt.metrics,
     dataService: await rt.getDataService(),
     redis: await rt.getAuthRedis(),
+    monitor: await rt.getMonitorCollector(),
   });
   await app.listen({ host: rt.config.http.host, port: rt.config.http.port });
   const base = baseUrl(rt, app.server.address());
@@ -195,6 +217,7 @@ async function startGateway(
             `           Authorization: APPCODE ${options.demoApp.appCode}`,
           ]),
       `  GraphQL  ${base}/graphql`,
+      `  monitor  ${base}/monitor/upload (GET or POST; browser snippet: sdk/dist/monitor.js)`,
       `  OpenAPI  ${base}/openapi.json`,
       rt.config.admin.token === undefined
         ? '  admin    disabled (set ROLLGATE_ADMIN_TOKEN to manage data sources and APIs at /admin)'

@@ -1,3 +1,4 @@
+import { HyperLogLog } from './hyperloglog.js';
 import type { MeasureOp } from './rollup-spec.js';
 
 /**
@@ -9,7 +10,20 @@ export type Accumulator =
   | { op: 'min'; value: number | undefined }
   | { op: 'sum'; value: number }
   | { op: 'count'; value: number }
-  | { op: 'avg'; sum: number; count: number };
+  | { op: 'avg'; sum: number; count: number }
+  /** Approximate distinct count (uv): a HyperLogLog sketch of the field's values. */
+  | { op: 'distinct'; sketch: HyperLogLog };
+
+/** An accumulator as stored in a checkpoint: JSON-safe (a sketch becomes its serialized text). */
+export type AccumulatorState = Exclude<Accumulator, { op: 'distinct' }> | { op: 'distinct'; hll: string };
+
+export function saveAccumulator(acc: Accumulator): AccumulatorState {
+  return acc.op === 'distinct' ? { op: 'distinct', hll: acc.sketch.serialize() } : { ...acc };
+}
+
+export function loadAccumulator(state: AccumulatorState): Accumulator {
+  return state.op === 'distinct' ? { op: 'distinct', sketch: HyperLogLog.deserialize(state.hll) } : { ...state };
+}
 
 export function emptyAccumulator(op: MeasureOp): Accumulator {
   switch (op) {
@@ -23,11 +37,21 @@ export function emptyAccumulator(op: MeasureOp): Accumulator {
       return { op, value: 0 };
     case 'avg':
       return { op, sum: 0, count: 0 };
+    case 'distinct':
+      return { op, sketch: new HyperLogLog() };
   }
 }
 
-/** `value` is ignored by count; the caller passes the field's value otherwise. */
-export function fold(acc: Accumulator, value: number): void {
+/**
+ * `value` is ignored by count; the caller passes the field's value otherwise.
+ * Numeric measures read it as a number, distinct counts as text (so 7 and "7" are one value).
+ */
+export function fold(acc: Accumulator, raw: number | string): void {
+  if (acc.op === 'distinct') {
+    acc.sketch.add(String(raw));
+    return;
+  }
+  const value = typeof raw === 'number' ? raw : Number(raw);
   switch (acc.op) {
     case 'max':
       acc.value = acc.value === undefined || value > acc.value ? value : acc.value;
@@ -59,5 +83,7 @@ export function readAccumulator(acc: Accumulator): number {
       return acc.value;
     case 'avg':
       return acc.count === 0 ? 0 : acc.sum / acc.count;
+    case 'distinct':
+      return acc.sketch.estimate();
   }
 }

@@ -4,7 +4,8 @@
  */
 export type ColumnType = 'string' | 'uint32' | 'uint64' | 'int64' | 'float64';
 
-export type MeasureOp = 'max' | 'min' | 'sum' | 'count' | 'avg';
+/** `distinct` is approximate: a HyperLogLog estimate (see src/core/hyperloglog.ts). */
+export type MeasureOp = 'max' | 'min' | 'sum' | 'count' | 'avg' | 'distinct';
 
 export interface SourceField {
   name: string;
@@ -81,6 +82,7 @@ export function validateSpec(spec: RollupSpec): void {
     } else if (m.field === undefined || !names.has(m.field)) {
       problems.push(`measure ${m.name} needs a source field`);
     }
+    if (m.op === 'distinct' && m.type !== 'uint64') problems.push(`distinct measure ${m.name} must be uint64`);
   }
   const columns = ['window_start', 'final', 'version', ...spec.groupBy, ...spec.measures.map((m) => m.name)];
   const dup = columns.find((c, i) => columns.indexOf(c) !== i);

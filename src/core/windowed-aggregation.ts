@@ -1,4 +1,4 @@
-import { emptyAccumulator, fold, readAccumulator, type Accumulator } from './measures.js';
+import { emptyAccumulator, fold, loadAccumulator, readAccumulator, saveAccumulator, type Accumulator, type AccumulatorState } from './measures.js';
 import { windowStartOf } from './event-time.js';
 import type { DecodedEvent } from './event-schema.js';
 import type { RollupSpec } from './rollup-spec.js';
@@ -38,7 +38,7 @@ export interface AggregationSnapshot {
   maxEventTime: number | null;
   /** Set when an idle-timeout moved the watermark past what the events alone say. */
   watermarkFloor: number | null;
-  windows: Array<{ start: number; groups: Array<{ group: Record<string, string | number>; accumulators: Accumulator[]; events: number }> }>;
+  windows: Array<{ start: number; groups: Array<{ group: Record<string, string | number>; accumulators: AccumulatorState[]; events: number }> }>;
 }
 
 /**
@@ -69,7 +69,7 @@ export class WindowedAggregation {
     for (const w of snapshot.windows) {
       const groups = new Map<string, GroupState>();
       for (const g of w.groups) {
-        groups.set(groupKey(spec, g.group), { group: g.group, accumulators: g.accumulators, events: g.events, dirty: false });
+        groups.set(groupKey(spec, g.group), { group: g.group, accumulators: g.accumulators.map(loadAccumulator), events: g.events, dirty: false });
       }
       agg.windows.set(w.start, groups);
     }
@@ -138,7 +138,7 @@ export class WindowedAggregation {
       const acc = state.accumulators[i];
       if (acc === undefined) return;
       const raw = measure.field === undefined ? 0 : event.values[measure.field];
-      fold(acc, typeof raw === 'number' ? raw : Number(raw));
+      fold(acc, raw ?? Number.NaN);
     });
     state.events += 1;
     state.dirty = true;
@@ -191,7 +191,7 @@ export class WindowedAggregation {
       watermarkFloor: Number.isFinite(this.watermarkFloor) ? this.watermarkFloor : null,
       windows: [...this.windows].map(([start, groups]) => ({
         start,
-        groups: [...groups.values()].map((g) => ({ group: g.group, accumulators: g.accumulators.map((a) => ({ ...a })), events: g.events })),
+        groups: [...groups.values()].map((g) => ({ group: g.group, accumulators: g.accumulators.map(saveAccumulator), events: g.events })),
       })),
     };
   }

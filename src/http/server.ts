@@ -21,6 +21,8 @@ import { Authenticator, TIMESTAMP_WINDOW_MS } from '../auth/authenticator.js';
 import { registerHttpAuth } from '../auth/http-auth.js';
 import { NonceStore } from '../auth/nonce-store.js';
 import { AppRateLimiter } from '../auth/rate-limit.js';
+import type { MonitorCollector } from '../ingest/monitor/collector.js';
+import { registerMonitorRoutes } from './monitor-routes.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -30,6 +32,8 @@ export interface GatewayDeps {
   dataService: DataService;
   /** Shared nonces and rate-limit counters; absent means per-process (embedded mode). */
   redis?: Redis | undefined;
+  /** The browser monitor collector at /monitor/upload; absent, the route is not served. */
+  monitor?: MonitorCollector;
 }
 
 /** Largest request body accepted (POST API parameters, admin definitions); beyond it, 413. */
@@ -88,6 +92,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   registerMetricsRoute(app, deps.metrics);
   registerApiRoutes(app, { apis, cache, metrics: deps.metrics, limits: config.api });
   await registerAdminRoutes(app, { token: config.admin.token, tokens, apis, dataSources, appRegistry, limits: config.api });
+  if (deps.monitor !== undefined) await registerMonitorRoutes(app, deps.monitor);
   app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
   const apollo = new ApolloServer<GraphQLContext>({
