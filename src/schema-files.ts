@@ -2,6 +2,7 @@ import { rollups } from '../aggregators/index.js';
 import { eventJsonSchema } from './core/event-schema.js';
 import { printGraphQLSchema } from './graphql/schema.js';
 import { clickhouseDdl } from './store/clickhouse-store.js';
+import { webEventsDdl } from './store/web-events-table.js';
 import { mysqlDdl } from './store/mysql-store.js';
 import { regionOrdersDdl } from './store/region-orders-store.js';
 import { DETAIL_TABLE, detailDdl } from './store/order-detail-clickhouse.js';
@@ -33,6 +34,14 @@ export async function generatedSchemaFiles(): Promise<Map<string, string>> {
     }
     files.set(`schema/events/${spec.source.topic}.json`, JSON.stringify(eventJsonSchema(spec), null, 2) + '\n');
   }
+  // The browser monitor's raw events (seed 003), which `rollgate monitor-sink` writes.
+  files.set(
+    'schema/clickhouse/web_events.sql',
+    '-- Generated from src/store/web-events-table.ts by `npm run schema`; do not edit.\n' +
+      '-- Runs on ClickHouse 18.16 and current releases. {database} is CLICKHOUSE_DATABASE (default rollgate).\n' +
+      webEventsDdl('rollgate').replace('`rollgate`.', '`{database}`.') +
+      ';\n',
+  );
   // The order pipeline's source tables (seed 002), which `rollgate cdc` captures.
   const source = (code: string) => code.replaceAll('`rollgate`.', '`{database}`.');
   const sourceHeader =
