@@ -665,6 +665,8 @@ cmd_up() {
   # Machine services first: they are usually already up, and fail fast.
   mariadb_up
   redis_up
+  # The browser tests drive Debian's chromium through playwright-core; no browser is ever downloaded.
+  need_cmd chromium chromium
   clickhouse_up
   kafka_up
   ch_verify
