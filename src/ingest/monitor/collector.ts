@@ -1,7 +1,7 @@
 import { RollgateError, dependencyUnavailable } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { webEventKey, type WebEvent } from '../../core/web-event.js';
-import type { LogProducer } from '../topic-log.js';
+import type { LogProducer, OutgoingMessage } from '../topic-log.js';
 import type { UploadRateLimiter } from './rate-limits.js';
 
 export const WEB_EVENTS_TOPIC = 'web_events';
@@ -23,7 +23,20 @@ export interface CollectorOptions {
  * means the event is durable; a timeout answers 503 and the client retries
  * with the same event ids, which the raw-event table deduplicates.
  */
+/** Bytes of messages coalesced into one produce request, well under Kafka's default 1 MB request limit. */
+const MAX_COALESCED_BYTES = 512 * 1024;
+
+interface PendingSend {
+  messages: OutgoingMessage[];
+  bytes: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class MonitorCollector {
+  private readonly waiting: PendingSend[] = [];
+  private inFlight = false;
+
   constructor(private readonly options: CollectorOptions) {}
 
   /** An appId the deployment does not know is refused when origins are configured. */
@@ -52,13 +65,50 @@ export class MonitorCollector {
       timer = setTimeout(() => reject(new Error(`no acknowledgement within ${this.options.ackTimeoutMs} ms`)), this.options.ackTimeoutMs);
     });
     try {
-      await Promise.race([this.options.producer.send(this.options.topic, messages), timeout]);
+      await Promise.race([this.send(messages), timeout]);
     } catch (err) {
       this.options.logger.warn({ err, events: events.length }, 'web events not acknowledged; answering 503');
       throw dependencyUnavailable('kafka', err);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The idempotent producer keeps one request in flight (ordering), so uploads
+   * arriving while one is in flight wait and then go out together in the next
+   * request: one acknowledgement round trip serves many uploads, and each
+   * upload still answers only after its own events are acknowledged.
+   */
+  private send(messages: OutgoingMessage[]): Promise<void> {
+    const bytes = messages.reduce((n, m) => n + Buffer.byteLength(m.value) + (m.key?.length ?? 0) + 64, 0);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ messages, bytes, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.inFlight || this.waiting.length === 0) return;
+    let take = 0;
+    let bytes = 0;
+    for (const w of this.waiting) {
+      if (take > 0 && bytes + w.bytes > MAX_COALESCED_BYTES) break;
+      bytes += w.bytes;
+      take += 1;
+    }
+    const batch = this.waiting.splice(0, take);
+    this.inFlight = true;
+    this.options.producer
+      .send(this.options.topic, batch.flatMap((w) => w.messages))
+      .then(
+        () => batch.forEach((w) => w.resolve()),
+        (err: unknown) => batch.forEach((w) => w.reject(err)),
+      )
+      .finally(() => {
+        this.inFlight = false;
+        this.pump();
+      });
   }
 
   async close(): Promise<void> {
