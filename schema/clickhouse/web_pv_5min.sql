@@ -13,4 +13,4 @@ CREATE TABLE IF NOT EXISTS `{database}`.`web_pv_5min`
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMMDD(window_start)
-ORDER BY (`window_start`, `app_id`, `page_id`, `event_type`);
+ORDER BY (`app_id`, `page_id`, `event_type`, `window_start`);
