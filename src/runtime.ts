@@ -190,13 +190,16 @@ export class Runtime {
   }
 
   /** The /monitor/upload collector: its own idempotent producer to `web_events` and its rate limits. */
-  async getMonitorCollector(): Promise<MonitorCollector> {
-    const log = this.getLog();
+  getMonitorCollector(): MonitorCollector {
     const topic = this.config.topicPrefix + WEB_EVENTS_TOPIC;
-    await log.ensureTopic(topic, 3);
     const { monitor } = this.config;
     const collector = new MonitorCollector({
-      producer: await log.producer(),
+      // Opened on the first upload: the gateway does not need Kafka to start.
+      producer: async () => {
+        const log = this.getLog();
+        await log.ensureTopic(topic, 3);
+        return log.producer();
+      },
       topic,
       limiter: new UploadRateLimiter(
         { perIpPerMinute: monitor.ratePerIpPerMinute, perAppPerMinute: monitor.ratePerAppPerMinute },

@@ -198,7 +198,7 @@ async function startGateway(
     metrics: rt.metrics,
     dataService: await rt.getDataService(),
     redis: await rt.getAuthRedis(),
-    monitor: await rt.getMonitorCollector(),
+    monitor: rt.getMonitorCollector(),
   });
   await app.listen({ host: rt.config.http.host, port: rt.config.http.port });
   const base = baseUrl(rt, app.server.address());

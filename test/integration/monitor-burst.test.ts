@@ -53,7 +53,7 @@ let log: KafkaLog;
 
 beforeAll(async () => {
   rt = new Runtime(config, silentLogger);
-  app = await createGateway({ config, logger: silentLogger, checks: rt.checks, metrics: rt.metrics, dataService: await rt.getDataService(), monitor: await rt.getMonitorCollector() });
+  app = await createGateway({ config, logger: silentLogger, checks: rt.checks, metrics: rt.metrics, dataService: await rt.getDataService(), monitor: rt.getMonitorCollector() });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   log = new KafkaLog(config.kafka!, silentLogger);

@@ -7,7 +7,12 @@ import type { UploadRateLimiter } from './rate-limits.js';
 export const WEB_EVENTS_TOPIC = 'web_events';
 
 export interface CollectorOptions {
-  producer: LogProducer;
+  /**
+   * Opens the producer (and makes sure the topic exists). Called on the first
+   * upload and again after a failure, so the gateway starts, and serves
+   * everything else, while Kafka is down; uploads meanwhile answer 503.
+   */
+  producer: () => Promise<LogProducer>;
   /** `web_events` with the deployment's topic prefix. */
   topic: string;
   limiter: UploadRateLimiter;
@@ -36,6 +41,7 @@ interface PendingSend {
 export class MonitorCollector {
   private readonly waiting: PendingSend[] = [];
   private inFlight = false;
+  private producer: Promise<LogProducer> | undefined;
 
   constructor(private readonly options: CollectorOptions) {}
 
@@ -99,8 +105,8 @@ export class MonitorCollector {
     }
     const batch = this.waiting.splice(0, take);
     this.inFlight = true;
-    this.options.producer
-      .send(this.options.topic, batch.flatMap((w) => w.messages))
+    this.openProducer()
+      .then((producer) => producer.send(this.options.topic, batch.flatMap((w) => w.messages)))
       .then(
         () => batch.forEach((w) => w.resolve()),
         (err: unknown) => batch.forEach((w) => w.reject(err)),
@@ -111,8 +117,21 @@ export class MonitorCollector {
       });
   }
 
+  private openProducer(): Promise<LogProducer> {
+    if (this.producer === undefined) {
+      const opening = this.options.producer();
+      this.producer = opening;
+      opening.catch(() => {
+        if (this.producer === opening) this.producer = undefined;
+      });
+    }
+    return this.producer;
+  }
+
   async close(): Promise<void> {
-    await this.options.producer.close();
+    const producer = this.producer;
+    this.producer = undefined;
+    if (producer !== undefined) await (await producer.catch(() => undefined))?.close();
     await this.options.limiter.close();
   }
 }

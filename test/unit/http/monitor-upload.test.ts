@@ -22,13 +22,13 @@ const ORIGINS = { 'code-robot': ['https://robot.example'], open: '*' as const };
 async function gateway(limits = { perIpPerMinute: 1_000_000, perAppPerMinute: 1_000_000 }, failSend = false): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: 1024 * 1024 });
   const collector = new MonitorCollector({
-    producer: {
+    producer: async () => ({
       send: async (_topic, messages) => {
         if (failSend) await new Promise((resolve) => setTimeout(resolve, 1000));
         sent.push(...messages);
       },
       close: async () => undefined,
-    },
+    }),
     topic: 'web_events',
     limiter: new UploadRateLimiter(limits, { keyPrefix: 't:', logger: silentLogger }),
     origins: ORIGINS,
@@ -197,6 +197,28 @@ describe('/monitor/upload limits', () => {
     const batch = await perApp.inject({ method: 'POST', url: '/monitor/upload', payload: JSON.stringify([good, good, good]), headers: { 'content-type': 'text/plain' } });
     expectError(batch, 'RATE_LIMITED', 'appId');
     await perApp.close();
+  });
+
+  it('answers 503 while the producer cannot be opened (Kafka down at start), and accepts once it can', async () => {
+    let kafkaUp = false;
+    const collector = new MonitorCollector({
+      producer: async () => {
+        if (!kafkaUp) throw new Error('connection refused');
+        return { send: async () => undefined, close: async () => undefined };
+      },
+      topic: 'web_events',
+      limiter: new UploadRateLimiter({ perIpPerMinute: 100, perAppPerMinute: 100 }, { keyPrefix: 'k:', logger: silentLogger }),
+      origins: undefined,
+      ackTimeoutMs: 1000,
+      logger: silentLogger,
+    });
+    const late = Fastify();
+    await registerMonitorRoutes(late, collector);
+    const send = () => late.inject({ method: 'POST', url: '/monitor/upload', payload: JSON.stringify(good), headers: { 'content-type': 'text/plain' } });
+    expectError(await send(), 'DEPENDENCY_UNAVAILABLE');
+    kafkaUp = true;
+    expect((await send()).statusCode).toBe(204);
+    await late.close();
   });
 
   it('answers 503 DEPENDENCY_UNAVAILABLE when Kafka does not acknowledge in time', async () => {
