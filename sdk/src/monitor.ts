@@ -51,6 +51,8 @@ export class RollgateMonitor {
   private queue: Upload[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private sending = false;
+  /** Events at the head of the queue that a fetch is sending right now; a beacon skips them. */
+  private inFlight = 0;
   private attempts = 0;
   private readonly uid: string;
   private readonly options: Required<Omit<MonitorOptions, 'pageView'>> & { pageView: string | false };
@@ -100,6 +102,7 @@ export class RollgateMonitor {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.queue.slice(0, this.options.maxBatch);
+    this.inFlight = batch.length;
     let retryInMs: number | undefined;
     try {
       const res = await fetch(this.options.endpoint, {
@@ -119,6 +122,7 @@ export class RollgateMonitor {
       retryInMs = this.backoff();
     }
     this.sending = false;
+    this.inFlight = 0;
     if (retryInMs !== undefined && this.attempts + 1 < this.options.maxAttempts) {
       this.attempts += 1;
       this.schedule(retryInMs);
@@ -131,29 +135,33 @@ export class RollgateMonitor {
 
   /** On page hide: everything queued, in beacons; what a beacon refuses stays for fetch. */
   flushWithBeacon(): void {
-    if (this.queue.length === 0 || typeof navigator.sendBeacon !== 'function') {
+    if (this.queue.length <= this.inFlight || typeof navigator.sendBeacon !== 'function') {
       void this.flush();
       return;
     }
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.queue.length > 0) {
-      let n = Math.min(this.queue.length, this.options.maxBatch);
-      let body = JSON.stringify(this.queue.slice(0, n));
+    const from = this.inFlight;
+    while (this.queue.length > from) {
+      let n = Math.min(this.queue.length - from, this.options.maxBatch);
+      let body = JSON.stringify(this.queue.slice(from, from + n));
       while (n > 1 && body.length > BEACON_BYTES) {
         n = Math.ceil(n / 2);
-        body = JSON.stringify(this.queue.slice(0, n));
+        body = JSON.stringify(this.queue.slice(from, from + n));
       }
       if (!navigator.sendBeacon(this.options.endpoint, new Blob([body], { type: 'text/plain;charset=UTF-8' }))) break;
-      this.queue.splice(0, n);
+      this.queue.splice(from, n);
     }
-    if (this.queue.length > 0) void this.flush();
+    if (this.queue.length > from) void this.flush();
   }
 
   private schedule(ms: number): void {
     if (this.timer !== undefined && ms > 0) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.flush(), ms);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, ms);
   }
 
   private backoff(): number {

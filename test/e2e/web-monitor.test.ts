@@ -44,13 +44,15 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(snippet);
       return;
     }
-    const flush = new URL(req.url ?? '/', 'http://x').searchParams.get('flush') ?? '200';
+    const params = new URL(req.url ?? '/', 'http://x').searchParams;
+    const flush = params.get('flush') ?? '200';
+    const page = (params.get('page') ?? 'home').replace(/[^a-z]/g, '');
     res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><html><body>
 <button id="buy">buy</button>
 <script src="/monitor.js"></script>
 <script>
-  const monitor = new RollgateMonitor({ appId: ${JSON.stringify(APP)}, endpoint: ${JSON.stringify(collector)}, pageView: 'home', flushIntervalMs: ${Number(flush)} });
-  document.getElementById('buy').addEventListener('click', () => monitor.sendToAnalytics({ pageId: 'home', eventType: 'click', args: { button: 'buy' } }));
+  const monitor = new RollgateMonitor({ appId: ${JSON.stringify(APP)}, endpoint: ${JSON.stringify(collector)}, pageView: '${page}', flushIntervalMs: ${Number(flush)} });
+  document.getElementById('buy').addEventListener('click', () => monitor.sendToAnalytics({ pageId: '${page}', eventType: 'click', args: { button: 'buy' } }));
 </script></body></html>`);
   });
   await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
@@ -154,6 +156,38 @@ describe('browser monitor end to end', () => {
     const body = (await api.json()) as { errCode: number; data: { rows: Array<Record<string, unknown>> } };
     expect(body.errCode).toBe(0);
     expect(body.data.rows.reduce((a, r) => a + Number(r['pv']), 0)).toBe(4);
+  });
+
+  it('retries an upload the network lost, under the same event ids', async () => {
+    const context = await browser.newContext();
+    let aborted = 0;
+    await context.route(`${collector}**`, async (route) => {
+      if (aborted < 2) {
+        aborted += 1;
+        await route.abort('connectionreset');
+      } else {
+        await route.continue();
+      }
+    });
+    const page = await context.newPage();
+    await page.goto(`${pageOrigin}/?flush=100&page=retry`);
+    await page.click('#buy');
+    await page.click('#buy');
+    const raw = qualified(database, 'web_events');
+    const got = await waitFor(
+      'the retried events in ClickHouse',
+      async () => {
+        const [row] = await ch.rows<Record<string, unknown>>(
+          sql`SELECT count() AS n, uniqExact(event_id) AS ids FROM ${raw} WHERE app_id = ${APP} AND page_id = 'retry'`,
+        );
+        return Number(row?.['n']) >= 3 ? { n: Number(row?.['n']), ids: Number(row?.['ids']) } : undefined;
+      },
+      60_000,
+      500,
+    );
+    expect(aborted).toBe(2);
+    expect(got).toEqual({ n: 3, ids: 3 });
+    await context.close();
   });
 
   it('refuses uploads from an origin the app does not allow, so the browser cannot post for it', async () => {
