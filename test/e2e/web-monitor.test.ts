@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ident, qualified, sql } from '../../src/core/sql-literal.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { uniqueName } from '../helpers/events.js';
+import { appHeaders, TEST_APP_ENV } from '../helpers/gateway.js';
 import { startRollgate, type RollgateProcess } from '../helpers/rollgate-process.js';
 import { stackEnv } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -68,6 +69,7 @@ beforeAll(async () => {
     AGGREGATOR_FLUSH_MS: '500',
     METRICS_PORT: '0',
     MONITOR_ORIGINS: JSON.stringify({ [APP]: [pageOrigin] }),
+    ...TEST_APP_ENV,
   };
   sink = startRollgate(['monitor-sink'], env);
   aggregator = startRollgate(['aggregate', 'web-pv-5min'], env);
@@ -151,7 +153,7 @@ describe('browser monitor end to end', () => {
     expect(rolled).toEqual(expected);
 
     // And it is served as a built-in DataService API.
-    const api = await fetch(`${collector.replace('/monitor/upload', '')}/api/web-pv-5min?app_id=${APP}&event_type=click`);
+    const api = await fetch(`${collector.replace('/monitor/upload', '')}/api/web-pv-5min?app_id=${APP}&event_type=click`, { headers: appHeaders });
     expect(api.status).toBe(200);
     const body = (await api.json()) as { errCode: number; data: { rows: Array<Record<string, unknown>> } };
     expect(body.errCode).toBe(0);
