@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { CatalogFollower } from '../dataservice/catalog/catalog-follower.js';
 import type { AppRecord, CatalogStore } from '../dataservice/catalog/catalog-store.js';
 import { parseInput } from '../dataservice/validation-errors.js';
 import { RollgateError } from '../errors.js';
@@ -10,7 +11,6 @@ import { GRANT_PATTERN } from './grants.js';
 import { IpAllowlist, normalizeEntry } from './ip-allowlist.js';
 
 const DEFAULT_RATE_LIMIT = { rps: 50, burst: 100 };
-const REFRESH_EVERY_MS = 2000;
 const APP_KEY = /^[A-Za-z0-9_-]{8,64}$/;
 
 const fields = {
@@ -81,27 +81,23 @@ export interface LiveApp {
 export class AppService {
   private byKey = new Map<string, LiveApp>();
   private byCodeHash = new Map<string, LiveApp>();
-  private revision = -1;
-  private timer: NodeJS.Timeout | undefined;
-  private refreshing: Promise<void> | undefined;
+  private readonly follower: CatalogFollower;
 
   constructor(
     private readonly catalog: CatalogStore,
     private readonly box: SecretBox,
     private readonly hasher: AppCodeHasher,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.follower = new CatalogFollower(catalog, () => this.loadApps(), logger, 'apps');
+  }
 
-  async start(): Promise<void> {
-    await this.refresh(true);
-    this.timer = setInterval(() => {
-      this.refresh(false).catch((err: unknown) => this.logger.warn({ err }, 'reading apps from the catalog failed; using the last known apps'));
-    }, REFRESH_EVERY_MS);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.follower.start();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.follower.stop();
   }
 
   // Request path
@@ -199,35 +195,25 @@ export class AppService {
     await this.refresh(true);
   }
 
-  async refresh(force: boolean): Promise<void> {
-    if (this.refreshing !== undefined) {
-      await this.refreshing;
-      if (!force) return;
-    }
-    this.refreshing = (async () => {
-      const revision = await this.catalog.revision();
-      if (!force && revision === this.revision) return;
-      const byKey = new Map<string, LiveApp>();
-      const byCodeHash = new Map<string, LiveApp>();
-      for (const record of await this.catalog.listApps()) {
-        try {
-          const live = { record, secret: this.box.open(record.sealedSecret, aad(record.appKey)), allowlist: new IpAllowlist(record.ipAllowlist) };
-          byKey.set(record.appKey, live);
-          byCodeHash.set(record.appCodeHash, live);
-        } catch (err) {
-          // Left out, so it cannot call: its secret was sealed with another master key, or tampered with.
-          this.logger.error({ appKey: record.appKey, err: { message: err instanceof Error ? err.message : String(err) } }, 'app secret cannot be opened');
-        }
+  refresh(force: boolean): Promise<void> {
+    return this.follower.refresh(force);
+  }
+
+  private async loadApps(): Promise<void> {
+    const byKey = new Map<string, LiveApp>();
+    const byCodeHash = new Map<string, LiveApp>();
+    for (const record of await this.catalog.listApps()) {
+      try {
+        const live = { record, secret: this.box.open(record.sealedSecret, aad(record.appKey)), allowlist: new IpAllowlist(record.ipAllowlist) };
+        byKey.set(record.appKey, live);
+        byCodeHash.set(record.appCodeHash, live);
+      } catch (err) {
+        // Left out, so it cannot call: its secret was sealed with another master key, or tampered with.
+        this.logger.error({ appKey: record.appKey, err: { message: err instanceof Error ? err.message : String(err) } }, 'app secret cannot be opened');
       }
-      this.byKey = byKey;
-      this.byCodeHash = byCodeHash;
-      this.revision = revision;
-    })();
-    try {
-      await this.refreshing;
-    } finally {
-      this.refreshing = undefined;
     }
+    this.byKey = byKey;
+    this.byCodeHash = byCodeHash;
   }
 
   private sealed(c: AppCredentials): Pick<AppRecord, 'appKey' | 'sealedSecret' | 'appCodeHash'> {

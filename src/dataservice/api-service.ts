@@ -4,6 +4,7 @@ import { invalidParameter, RollgateError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ApiRecord, ApiState, ApiVersion, CatalogStore } from './catalog/catalog-store.js';
 import type { DataSources } from './data-sources.js';
+import { CatalogFollower } from './catalog/catalog-follower.js';
 import { ApiDefinitionSchema, type ApiDefinition } from './definition.js';
 import { executeApi, type ExecutionContext, type ExecutionResult } from './execute-api.js';
 import type { RawRequest } from './bind-request.js';
@@ -43,8 +44,6 @@ export interface ServedApi {
   builtin: boolean;
 }
 
-const REFRESH_EVERY_MS = 2000;
-
 /**
  * The API lifecycle (draft → test → publish vN → offline, edits make a new
  * draft, rollback to any version) over the catalog, and the route table of
@@ -53,9 +52,7 @@ const REFRESH_EVERY_MS = 2000;
  */
 export class ApiService {
   private routes = new Map<string, ServedApi>();
-  private revision = -1;
-  private refreshing: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly follower: CatalogFollower;
   /** Served versions ready to run, with the identity of their data source; emptied whenever the catalog moves. */
   private readonly prepared = new Map<string, Promise<{ api: PreparedApi; source: string }>>();
 
@@ -65,19 +62,16 @@ export class ApiService {
     private readonly builtins: readonly BuiltinApi[],
     private readonly logger: Logger,
   ) {
+    this.follower = new CatalogFollower(catalog, (moved) => this.loadRoutes(moved), logger, 'the published APIs');
     dataSources.onChange(() => this.refresh(true));
   }
 
-  async start(): Promise<void> {
-    await this.refresh(true);
-    this.timer = setInterval(() => {
-      this.refresh(false).catch((err: unknown) => this.logger.warn({ err }, 'reading the API catalog failed; serving the last known routes'));
-    }, REFRESH_EVERY_MS);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.follower.start();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.follower.stop();
   }
 
   // Serving
@@ -89,7 +83,7 @@ export class ApiService {
 
   /** The catalog revision the route table reflects: changes whenever what is published may have. */
   get catalogRevision(): number {
-    return this.revision;
+    return this.follower.revision;
   }
 
   served(): ServedApi[] {
@@ -271,29 +265,20 @@ export class ApiService {
     return found;
   }
 
-  /** Rebuilds the route table when the catalog moved (or when forced after a local write). */
-  async refresh(force: boolean): Promise<void> {
-    if (this.refreshing !== undefined) {
-      await this.refreshing;
-      if (!force) return;
+  /** Rebuilds the route table when the catalog moved (or at once, after a local write). */
+  refresh(force: boolean): Promise<void> {
+    return this.follower.refresh(force);
+  }
+
+  private async loadRoutes(moved: boolean): Promise<void> {
+    const routes = new Map<string, ServedApi>();
+    for (const b of this.builtins) routes.set(b.definition.path, { id: b.id, version: 1, definition: b.definition, builtin: true });
+    for (const { record, version } of await this.catalog.listServing()) {
+      routes.set(version.definition.path, { id: record.id, version: version.version, definition: version.definition, builtin: false });
     }
-    this.refreshing = (async () => {
-      const revision = await this.catalog.revision();
-      if (!force && revision === this.revision) return;
-      const routes = new Map<string, ServedApi>();
-      for (const b of this.builtins) routes.set(b.definition.path, { id: b.id, version: 1, definition: b.definition, builtin: true });
-      for (const { record, version } of await this.catalog.listServing()) {
-        routes.set(version.definition.path, { id: record.id, version: version.version, definition: version.definition, builtin: false });
-      }
-      this.routes = routes;
-      if (revision !== this.revision) this.prepared.clear();
-      this.revision = revision;
-    })();
-    try {
-      await this.refreshing;
-    } finally {
-      this.refreshing = undefined;
-    }
+    this.routes = routes;
+    // Anything in the catalog may have changed, data sources included: prepare served versions afresh.
+    if (moved) this.prepared.clear();
   }
 
   private async check(input: unknown): Promise<ApiDefinition> {
