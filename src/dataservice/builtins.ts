@@ -7,7 +7,8 @@ import type { ParamType } from './bound-sql.js';
 import type { BuiltinDataSource } from './data-sources.js';
 import type { DataSourceConfig, DataSourceConnector } from './datasources/connector.js';
 import { createConnector } from './datasources/index.js';
-import type { WizardDefinition } from './definition.js';
+import type { ScriptDefinition, WizardDefinition } from './definition.js';
+import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
 
 /**
  * What the deployment brings without any admin action: its rollup stores as
@@ -175,6 +176,78 @@ export function builtinRegionOrderApis(): BuiltinApi[] {
   return [
     { id: 'builtin-region-order-totals', definition: totals },
     { id: 'builtin-region-order-trend', definition: trend },
+  ];
+}
+
+/**
+ * Host-level views of cpu-mem-5min, the dashboard's two questions: which hosts
+ * run hottest over a time range, and one host's CPU and memory maxima per
+ * window (the maximum over its processes). Scripts in SQL that ClickHouse
+ * 18.16+, and DuckDB standing in for it, both run. They read only maxima, so
+ * they need no FINAL: a window's later partial rows only ever raise them, and
+ * max() over every stored version of a window is its newest value.
+ */
+export function builtinHostApis(): BuiltinApi[] {
+  const table = cpuMem5min.sink.table;
+  const dataSource = builtinSourceName(cpuMem5min.sink.store);
+  const range = [
+    { name: 'from', type: 'DATETIME' as const, required: true, description: 'Windows starting at or after this time' },
+    { name: 'to', type: 'DATETIME' as const, required: false, description: 'Windows starting before this time' },
+  ];
+  const maxima = [
+    { column: 'max_cpu_usage_pct', type: 'DOUBLE' as const, description: 'Largest CPU use of any of its processes, in percent' },
+    { column: 'max_mem_usage_pct', type: 'DOUBLE' as const, description: 'Largest memory use of any of its processes, in percent of host memory' },
+    { column: 'max_mem', type: 'LONG' as const, description: 'Largest resident memory of any of its processes, in bytes' },
+  ];
+  const select = 'max(cpu_usage_pct) AS max_cpu_usage_pct, max(mem_usage_pct) AS max_mem_usage_pct, max(mem) AS max_mem';
+  const topHosts: ScriptDefinition = {
+    mode: 'script',
+    name: 'cpu_mem_top_hosts',
+    group: 'rollups',
+    path: '/cpu-mem-top-hosts',
+    method: 'GET',
+    description: 'Hosts by their largest CPU use over windows starting in [from, to), hottest first; page 1 of pageSize N is the top N',
+    dataSource,
+    pagination: true,
+    datav: false,
+    script: [
+      `SELECT ip, ${select}, count(DISTINCT pid) AS processes`,
+      `FROM ${table}`,
+      'WHERE window_start >= {{from}} [[AND window_start < {{to}}]]',
+      'GROUP BY ip',
+      'ORDER BY max_cpu_usage_pct DESC, ip ASC',
+    ].join('\n'),
+    requestParams: range,
+    responseParams: [
+      { column: 'ip', type: 'STRING', description: 'Host address' },
+      ...maxima,
+      { column: 'processes', type: 'LONG', description: 'Processes of the host seen in the range' },
+    ],
+  };
+  const hostTrend: ScriptDefinition = {
+    mode: 'script',
+    name: 'cpu_mem_host_trend',
+    group: 'rollups',
+    path: '/cpu-mem-host-trend',
+    method: 'GET',
+    description: 'One host\'s CPU and memory maxima per 5-minute window (over its processes), oldest first',
+    dataSource,
+    pagination: false,
+    datav: false,
+    maxRows: 10_000,
+    script: [
+      `SELECT window_start, ${select}`,
+      `FROM ${table}`,
+      'WHERE ip = {{ip}} AND window_start >= {{from}} [[AND window_start < {{to}}]]',
+      'GROUP BY window_start',
+      'ORDER BY window_start ASC',
+    ].join('\n'),
+    requestParams: [{ name: 'ip', type: 'STRING', required: true, description: 'Host address' }, ...range],
+    responseParams: [{ column: 'window_start', type: 'DATETIME', description: 'Window start, UTC' }, ...maxima],
+  };
+  return [
+    { id: 'builtin-cpu-mem-top-hosts', definition: topHosts },
+    { id: 'builtin-cpu-mem-host-trend', definition: hostTrend },
   ];
 }
 

@@ -10,8 +10,9 @@ import { AppService } from '../auth/apps.js';
 import { apiGrant, FLOWS_GRANT } from '../auth/grants.js';
 import { TokenService } from '../auth/jwt.js';
 import { ApiService } from './api-service.js';
-import { builtinRegionOrderApis, builtinRollupApi } from './builtins.js';
+import { builtinHostApis, builtinRegionOrderApis, builtinRollupApi } from './builtins.js';
 import { regionOrders } from '../../aggregators/region-orders.js';
+import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
 import { CatalogStore } from './catalog/catalog-store.js';
 import type { SqlClient } from './catalog/sql-client.js';
 import { DataSources, type BuiltinDataSource } from './data-sources.js';
@@ -58,7 +59,9 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
     deps.builtinSources,
     logger.child({ component: 'datasources' }),
   );
-  const builtinApis = [...deps.rollups.map(builtinRollupApi), ...builtinRegionOrderApis()];
+  // The host views read cpu-mem-5min: only where that rollup is served.
+  const hostApis = deps.rollups.some((r) => r.name === cpuMem5min.name) ? builtinHostApis() : [];
+  const builtinApis = [...deps.rollups.map(builtinRollupApi), ...hostApis, ...builtinRegionOrderApis()];
   const apis = new ApiService(catalog, dataSources, builtinApis, logger.child({ component: 'apis' }));
   await apis.start();
   const appRegistry = new AppService(catalog, box, new AppCodeHasher(masterKey), logger.child({ component: 'apps' }));
