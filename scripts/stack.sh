@@ -667,6 +667,8 @@ cmd_up() {
   redis_up
   # The browser tests drive Debian's chromium through playwright-core; no browser is ever downloaded.
   need_cmd chromium chromium
+  # Seed 002's regions are Chinese city names: the dashboard's screenshots need a CJK font to show them.
+  [[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || apt_install fonts-wqy-microhei
   clickhouse_up
   kafka_up
   ch_verify

@@ -104,6 +104,10 @@ const EnvSchema = z.object({
     .optional()
     .transform((s) => (s === undefined || s === '' ? undefined : s))
     .refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
+  DASHBOARD_APP_KEY: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s === '' ? undefined : s)),
   AGGREGATOR_FLUSH_MS: intInRange(100, 600_000, 2000),
   AGGREGATOR_IDLE_MS: intInRange(1000, 86_400_000, 30_000),
   METRICS_PORT: intInRange(0, 65535, 9464),
@@ -201,6 +205,11 @@ export interface Config {
    * events per minute per client IP and per appId, and how long to wait for Kafka's acknowledgement.
    */
   monitor: { origins: Record<string, string[] | '*'> | undefined; ratePerIpPerMinute: number; ratePerAppPerMinute: number; ackTimeoutMs: number };
+  /**
+   * The dashboard at /: appKey names an app whose tokens /dashboard/session hands to anyone who opens the page
+   * (a wall screen, the demo); unset, the page asks for an AppCode.
+   */
+  dashboard: { appKey: string | undefined };
 }
 
 export function loadConfig(
@@ -287,6 +296,7 @@ export function loadConfig(
       ratePerAppPerMinute: e.MONITOR_RATE_PER_APP,
       ackTimeoutMs: e.MONITOR_ACK_TIMEOUT_MS,
     },
+    dashboard: { appKey: e.DASHBOARD_APP_KEY },
   };
 }
 

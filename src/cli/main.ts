@@ -72,6 +72,8 @@ program
           ? { appKey: `demo-${randomBytes(6).toString('hex')}`, appSecret: randomBytes(24).toString('base64url'), appCode: randomBytes(24).toString('base64url') }
           : undefined;
       rt.config.auth.bootstrapApp ??= demoApp;
+      // The dashboard at / opens without sign-in, with that app's tokens, unless DASHBOARD_APP_KEY names another.
+      rt.config.dashboard.appKey ??= rt.config.auth.bootstrapApp?.appKey;
       const stoppers: Stopper[] = [];
       for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
       // Seed 002's orders: with MYSQL_URL, region-orders reads what `rollgate cdc` captures; embedded, the
@@ -206,6 +208,7 @@ async function startGateway(
     [
       '',
       `rollgate is listening on ${base}`,
+      `  dashboard ${base}/${rt.config.dashboard.appKey === undefined ? '  (sign in with an AppCode; DASHBOARD_APP_KEY opens it)' : ''}`,
       ...rollups.map((r) => `  REST     ${base}/api/${r.name}?pageSize=20`),
       `  REST     ${base}/api/region-order-totals   ${base}/api/region-order-trend`,
       ...(options.demoApp === undefined

@@ -23,6 +23,7 @@ import { NonceStore } from '../auth/nonce-store.js';
 import { AppRateLimiter } from '../auth/rate-limit.js';
 import type { MonitorCollector } from '../ingest/monitor/collector.js';
 import { registerMonitorRoutes } from './monitor-routes.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -108,10 +109,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     context: async (request) => ({ apis, cache, limits: config.api, requestId: request.id, principal: request.principal }),
   });
 
-  app.get('/', async (_request, reply) => {
-    reply.type('text/html; charset=utf-8');
-    return indexPage(apis.served().map((a) => ({ path: `/api${a.definition.path}`, description: a.definition.description })));
-  });
+  await registerDashboardRoutes(app, { tokens, appRegistry, sessionAppKey: config.dashboard.appKey });
 
   return app;
 }
@@ -134,17 +132,4 @@ function isClientError(error: unknown): error is Error {
 /** Header values must be visible ASCII; anything else is percent-encoded rather than failing the response. */
 function asciiHeader(text: string): string {
   return text.replace(/[^\x20-\x7e]/gu, (c) => encodeURIComponent(c)).slice(0, 8192);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function indexPage(apis: Array<{ path: string; description: string }>): string {
-  const links = apis.map((a) => `<li><a href="${escapeHtml(a.path)}">${escapeHtml(a.path)}</a> — ${escapeHtml(a.description)}</li>`).join('');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>rollgate</title></head>
-<body style="font-family:system-ui;background:#0b1221;color:#d6e2ff;padding:2rem">
-<h1>rollgate</h1><p>Streaming rollups served over REST and GraphQL.</p>
-<ul>${links}<li><a href="/graphql">/graphql</a> — GraphQL</li><li><a href="/openapi.json">/openapi.json</a> — OpenAPI</li><li><a href="/readyz">/readyz</a> — readiness</li></ul>
-</body></html>`;
 }

@@ -1,0 +1,166 @@
+import { BarChart, LineChart } from 'echarts/charts';
+import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
+import { init, use, type ECharts, type EChartsCoreOption } from 'echarts/core';
+import { CanvasRenderer } from 'echarts/renderers';
+import {
+  hostLine,
+  pointCount,
+  regionTotalsBar,
+  regionTrendBars,
+  topHostsBar,
+  type HostTrendRow,
+  type RegionTotalRow,
+  type RegionTrendRow,
+  type TopHostRow,
+} from './charts.js';
+import { GatewayClient, GatewayError } from './gateway-client.js';
+
+use([LineChart, BarChart, GridComponent, TooltipComponent, LegendComponent, CanvasRenderer]);
+
+/** Seconds between polls while nothing pushes updates; doubled up to a minute while the gateway is unreachable. */
+const POLL_MS = 5_000;
+const MAX_BACKOFF_MS = 60_000;
+const TOP_N = 10;
+const HOSTS_LISTED = 50;
+
+const gateway = new GatewayClient();
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const hostPicker = $<HTMLSelectElement>('host');
+const rangePicker = $<HTMLSelectElement>('range');
+const status = $<HTMLDivElement>('status');
+
+type ChartName = 'host-cpu' | 'host-mem' | 'top-hosts' | 'region-totals' | 'region-trend';
+const charts = new Map<ChartName, ECharts>();
+for (const name of ['host-cpu', 'host-mem', 'top-hosts', 'region-totals', 'region-trend'] as const) {
+  charts.set(name, init($(`chart-${name}`), undefined, { renderer: 'canvas' }));
+}
+window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
+
+/** Draws an option, and says on the element what it drew: a state and a point count, for people (CSS) and tests. */
+function draw(name: ChartName, option: EChartsCoreOption): void {
+  const points = pointCount(option);
+  charts.get(name)?.setOption(option, { notMerge: true });
+  const el = $(`chart-${name}`);
+  el.dataset.state = points === 0 ? 'empty' : 'ok';
+  el.dataset.points = String(points);
+  el.dataset.updated = new Date().toISOString();
+}
+
+/** A chart whose data could not be read keeps what it drew last; with nothing drawn yet it says why. */
+function failed(name: ChartName, err: unknown): void {
+  const el = $(`chart-${name}`);
+  if (el.dataset.state === 'ok') return;
+  el.dataset.state = 'error';
+  el.dataset.error = err instanceof Error ? err.message : String(err);
+}
+
+function setStatus(state: 'connecting' | 'polling' | 'live' | 'offline', text: string): void {
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+let selectedHost: string | undefined;
+
+async function refresh(): Promise<boolean> {
+  const hours = Number(rangePicker.value);
+  const now = Date.now();
+  const range = { from: now - hours * 3_600_000, to: now + 5 * 60_000 };
+  const from = new Date(range.from).toISOString();
+  const top = gateway.api<{ rows: TopHostRow[] }>('cpu-mem-top-hosts', { from, pageSize: HOSTS_LISTED });
+  const totals = gateway.api<{ rows: RegionTotalRow[] }>('region-order-totals', {});
+  const trend = gateway.api<{ rows: RegionTrendRow[] }>('region-order-trend', { from });
+  const results = await Promise.allSettled([
+    top.then(async ({ rows }) => {
+      draw('top-hosts', topHostsBar(rows.slice(0, TOP_N)));
+      updateHostPicker(rows.map((r) => r.ip));
+      const host = selectedHost;
+      if (host === undefined) {
+        draw('host-cpu', hostLine([], 'cpu', range));
+        draw('host-mem', hostLine([], 'mem', range));
+        return;
+      }
+      const series = await gateway.api<{ rows: HostTrendRow[] }>('cpu-mem-host-trend', { ip: host, from });
+      draw('host-cpu', hostLine(series.rows, 'cpu', range));
+      draw('host-mem', hostLine(series.rows, 'mem', range));
+    }),
+    totals.then(({ rows }) => draw('region-totals', regionTotalsBar(rows))),
+    trend.then(({ rows }) => draw('region-trend', regionTrendBars(rows, range))),
+  ]);
+  const names: ChartName[][] = [['top-hosts', 'host-cpu', 'host-mem'], ['region-totals'], ['region-trend']];
+  results.forEach((r, i) => {
+    if (r.status === 'rejected') for (const name of names[i] ?? []) failed(name, r.reason);
+  });
+  const reached = results.some((r) => r.status === 'fulfilled' || r.reason instanceof GatewayError);
+  const time = new Date().toLocaleTimeString();
+  if (!reached) return false;
+  setStatus('polling', `polling · updated ${time}`);
+  return true;
+}
+
+function updateHostPicker(hosts: string[]): void {
+  const sorted = [...hosts].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  if (selectedHost === undefined || !sorted.includes(selectedHost)) selectedHost = hosts[0];
+  const current = [...hostPicker.options].map((o) => o.value).join(',');
+  if (current !== sorted.join(',')) {
+    hostPicker.replaceChildren(...sorted.map((h) => new Option(h, h)));
+  }
+  if (selectedHost !== undefined) hostPicker.value = selectedHost;
+  document.querySelectorAll('.host-name').forEach((el) => (el.textContent = selectedHost ?? 'no host yet'));
+}
+
+// Polling, with backoff while the gateway cannot be reached; a push (or a control change) refreshes at once.
+let timer: number | undefined;
+let backoff = POLL_MS;
+let running: Promise<void> | undefined;
+
+function schedule(ms: number): void {
+  if (timer !== undefined) window.clearTimeout(timer);
+  timer = window.setTimeout(() => void tick(), ms);
+}
+
+async function tick(): Promise<void> {
+  if (running !== undefined) return running;
+  running = (async () => {
+    try {
+      const ok = await refresh();
+      backoff = ok ? POLL_MS : Math.min(backoff * 2, MAX_BACKOFF_MS);
+      if (!ok) setStatus('offline', `connection lost · retrying in ${Math.round(backoff / 1000)} s`);
+    } catch {
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      setStatus('offline', `connection lost · retrying in ${Math.round(backoff / 1000)} s`);
+    } finally {
+      running = undefined;
+      schedule(backoff);
+    }
+  })();
+  return running;
+}
+
+hostPicker.addEventListener('change', () => {
+  selectedHost = hostPicker.value;
+  void tick();
+});
+rangePicker.addEventListener('change', () => void tick());
+
+async function signIn(): Promise<void> {
+  if (await gateway.openSession().catch(() => false)) return;
+  const dialog = $<HTMLDialogElement>('sign-in');
+  const form = $<HTMLFormElement>('sign-in-form');
+  const error = $<HTMLParagraphElement>('sign-in-error');
+  dialog.showModal();
+  await new Promise<void>((resolve) => {
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        await gateway.signIn($<HTMLInputElement>('app-code').value.trim());
+        dialog.close();
+        resolve();
+      } catch (err) {
+        error.textContent = err instanceof Error ? err.message : String(err);
+      }
+    });
+  });
+}
+
+setStatus('connecting', 'connecting…');
+void signIn().then(() => tick());
