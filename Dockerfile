@@ -9,6 +9,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY aggregators ./aggregators
+# The build also bundles the browser monitor snippet (sdk/) and the dashboard (src/dashboard/web).
+COPY sdk ./sdk
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \

@@ -15,6 +15,7 @@ import { DemoMetricsProducer } from '../demo/metrics-producer.js';
 import { RollgateError } from '../errors.js';
 import type { Server } from 'node:http';
 import { createOpsServer } from '../http/ops-server.js';
+import { progressBar } from './progress.js';
 import { createGateway } from '../http/server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Runtime } from '../runtime.js';
@@ -97,7 +98,9 @@ program
       );
       // The gateway listens first so its URLs print while the backfill is still on its way.
       const gateway = await startGateway(rt, { ...(demoToken === undefined ? {} : { demoToken }), ...(demoApp === undefined ? {} : { demoApp }) });
-      await demo.start();
+      const backfill = progressBar('demo backfill', demo.backfillEvents(), 'events');
+      await demo.start(Date.now(), (sent) => backfill.update(sent));
+      backfill.stop();
       return [
         async () => {
           await demo.stop();
@@ -163,9 +166,16 @@ program
         logger: rt.logger.child({ component: 'orders-generator' }),
       });
       process.stdout.write(`rollgate orders-generator: ${opts.rate} orders/s into ${redactUrl(mysqlUrl)} (seed ${opts.seed})\n`);
-      const progress = setInterval(() => process.stdout.write(`  ${running.generator.inserted} orders inserted\n`), 10_000);
+      // With --count, a bar towards it; without, a line every ten seconds.
+      const bar = opts.count === undefined ? undefined : progressBar('orders', opts.count, 'orders');
+      const progress = setInterval(
+        () => (bar === undefined ? process.stdout.write(`  ${running.generator.inserted} orders inserted\n`) : bar.update(running.generator.inserted)),
+        bar === undefined ? 10_000 : 250,
+      );
       void running.generator.done.then(() => {
         clearInterval(progress);
+        bar?.update(running.generator.inserted);
+        bar?.stop();
         if (opts.count !== undefined && running.generator.inserted >= opts.count) {
           process.stdout.write(`  ${running.generator.inserted} orders inserted; done\n`);
           process.kill(process.pid, 'SIGTERM');
@@ -174,6 +184,7 @@ program
       return [
         async () => {
           clearInterval(progress);
+          bar?.stop();
           await running.stop();
         },
       ];

@@ -61,8 +61,13 @@ export class DemoMetricsProducer {
     });
   }
 
-  /** Sends the backfill, then keeps sampling until stop(). */
-  async start(now = Date.now()): Promise<void> {
+  /** Events the backfill sends before live sampling starts. */
+  backfillEvents(): number {
+    return (Math.floor(this.options.backfillMs / this.options.intervalMs) + 1) * this.series.length;
+  }
+
+  /** Sends the backfill (reporting events sent so far after each batch), then keeps sampling until stop(). */
+  async start(now = Date.now(), onBackfill: (sent: number) => void = () => undefined): Promise<void> {
     const { backfillMs, intervalMs } = this.options;
     let batch: OutgoingMessage[] = [];
     for (let t = now - backfillMs; t <= now; t += intervalMs) {
@@ -70,12 +75,14 @@ export class DemoMetricsProducer {
       if (batch.length >= 5000) {
         await this.producer.send(this.options.topic, batch);
         this.produced += batch.length;
+        onBackfill(this.produced);
         batch = [];
       }
     }
     if (batch.length > 0) {
       await this.producer.send(this.options.topic, batch);
       this.produced += batch.length;
+      onBackfill(this.produced);
     }
     this.logger.info({ events: this.produced, series: this.series.length, topic: this.options.topic }, 'demo backfill sent');
     this.timer = setInterval(() => {
