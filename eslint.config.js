@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'sdk/dist/', 'node_modules/', '.stack/', 'coverage/'] },
+  { ignores: ['dist/', 'sdk/dist/', 'sdk/src/generated/', 'node_modules/', '.stack/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
