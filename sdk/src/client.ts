@@ -169,7 +169,7 @@ export class RollgateClient {
     const auth = this.auth;
     if (auth.type === 'bearer') throw new RollgateSdkError('a bearer-token client has no app credentials to exchange for a token', false);
     const credentials = auth.type === 'jwt' ? auth.credentials : auth;
-    return this.withDeadline(options, (signal) => this.requestToken(credentials, signal, options));
+    return this.withDeadline(options, (signal, deadline) => this.requestToken(credentials, signal, options, deadline));
   }
 
   private async callApi<T>(path: string, params: Params, options: ApiCallOptions, signal: AbortSignal, deadline: number): Promise<T> {
@@ -196,9 +196,15 @@ export class RollgateClient {
     return envelope.data as T;
   }
 
-  private async requestToken(credentials: AppCodeAuth | SignatureAuth, signal: AbortSignal, options: CallOptions = {}): Promise<TokenResponse> {
+  /** POST /auth/token; for a JwtAuth client the token request runs inside the deadline of the call that needs it. */
+  private async requestToken(
+    credentials: AppCodeAuth | SignatureAuth,
+    signal: AbortSignal,
+    options: CallOptions = {},
+    deadline = Number.POSITIVE_INFINITY,
+  ): Promise<TokenResponse> {
     const request: HttpRequest = { method: 'POST', path: 'auth/token', query: [], accept: JSON_TYPE };
-    const { answer, attempts } = await this.send(request, credentials, options, signal, Number.POSITIVE_INFINITY, envelopeFailure);
+    const { answer, attempts } = await this.send(request, credentials, options, signal, deadline, envelopeFailure);
     const data = (answer.json as { data?: TokenResponse } | undefined)?.data;
     if (data === undefined || typeof data.token !== 'string') throw malformed(answer, attempts, 'a token answer without a token');
     return data;
