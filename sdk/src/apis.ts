@@ -42,6 +42,37 @@ export interface CpuMem5minRow {
   final: boolean;
 }
 
+export interface CpuMemTopHostsParams extends PageParams {
+  /** Windows starting at or after this time (required). */
+  from: string | Date;
+  to?: string | Date;
+}
+
+/** One host's largest values over a time range (over its processes); hottest host first. */
+export interface CpuMemTopHostRow {
+  ip: string;
+  max_cpu_usage_pct: number;
+  max_mem_usage_pct: number;
+  max_mem: number;
+  /** Processes of the host seen in the range. */
+  processes: number;
+}
+
+export interface CpuMemHostTrendParams {
+  ip: string;
+  /** Windows starting at or after this time (required). */
+  from: string | Date;
+  to?: string | Date;
+}
+
+/** One host's maxima over its processes in one 5-minute window; oldest window first. */
+export interface CpuMemHostTrendRow {
+  window_start: string;
+  max_cpu_usage_pct: number;
+  max_mem_usage_pct: number;
+  max_mem: number;
+}
+
 export interface ProcTotals5minParams extends PageParams, WindowParams {
   ip?: string;
   final?: boolean;
@@ -88,6 +119,8 @@ export interface RegionOrderTrendRow extends RegionOrderTotalRow {
 /** The built-in APIs by path (under /api). */
 export interface BuiltinApis {
   'cpu-mem-5min': { params: CpuMem5minParams; row: CpuMem5minRow };
+  'cpu-mem-top-hosts': { params: CpuMemTopHostsParams; row: CpuMemTopHostRow };
+  'cpu-mem-host-trend': { params: CpuMemHostTrendParams; row: CpuMemHostTrendRow };
   'proc-totals-5min': { params: ProcTotals5minParams; row: Record<string, unknown> };
   'web-pv-5min': { params: WebPv5minParams; row: WebPv5minRow };
   'region-order-totals': { params: RegionOrderTotalsParams; row: RegionOrderTotalRow };

@@ -216,6 +216,21 @@ describe('paging', () => {
     expect(fromThird.flatMap((p) => p.rows)).toHaveLength(ROWS_PER_IP - 20);
   });
 
+  it('the host views are typed and equal ClickHouse\'s own GROUP BY (a Date parameter is sent as ISO-8601)', async () => {
+    const top = await collect(client(appCode).pages('cpu-mem-top-hosts', { from: new Date(T0), pageSize: 2 }));
+    expect(top.map((p) => p.rows.length)).toEqual([2, 1]);
+    const oracle = await ch.query({
+      query: `SELECT ip, max(cpu_usage_pct) AS cpu, max(mem) AS mem, uniqExact(pid) AS processes FROM ${database}.cpu_mem_5min GROUP BY ip ORDER BY cpu DESC, ip ASC`,
+      format: 'JSONEachRow',
+    });
+    const expected = ((await oracle.json()) as Array<{ ip: string; cpu: number; mem: string; processes: string }>).map((r) => [r.ip, r.cpu, Number(r.mem), Number(r.processes)]);
+    expect(top.flatMap((p) => p.rows).map((r) => [r.ip, r.max_cpu_usage_pct, r.max_mem, r.processes])).toEqual(expected);
+
+    const trend = await collect(client(signature).rows('cpu-mem-host-trend', { ip: IPS[0] as string, from: new Date(T0), to: new Date(T0 + 10 * 300_000) }));
+    expect(trend.map((r) => r.window_start)).toEqual(Array.from({ length: 10 }, (_, w) => new Date(T0 + w * 300_000).toISOString()));
+    expect(trend.map((r) => r.max_cpu_usage_pct)).toEqual(Array.from({ length: 10 }, (_, w) => Math.max((w * 7 + 1) % 100, (w * 7 + 2) % 100)));
+  });
+
   it('an empty result is one empty page and no rows', async () => {
     const pages = await collect(client(appCode).pages('cpu-mem-5min', { ip: '192.0.2.99' }));
     expect(pages).toEqual([{ pageNum: 1, pageSize: 50, totalNum: 0, rows: [] }]);
