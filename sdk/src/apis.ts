@@ -75,7 +75,21 @@ export interface CpuMemHostTrendRow {
 
 export interface ProcTotals5minParams extends PageParams, WindowParams {
   ip?: string;
+  pid?: number;
   final?: boolean;
+}
+
+/** Sums, minimum and mean of one (ip, pid) over one 5-minute window; newest window first. */
+export interface ProcTotals5minRow {
+  window_start: string;
+  ip: string;
+  pid: number;
+  samples: number;
+  cpu_pct_sum: number;
+  mem_res_sum: number;
+  cpu_pct_min: number;
+  mem_usage_pct_avg: number;
+  final: boolean;
 }
 
 export interface WebPv5minParams extends PageParams, WindowParams {
@@ -121,7 +135,7 @@ export interface BuiltinApis {
   'cpu-mem-5min': { params: CpuMem5minParams; row: CpuMem5minRow };
   'cpu-mem-top-hosts': { params: CpuMemTopHostsParams; row: CpuMemTopHostRow };
   'cpu-mem-host-trend': { params: CpuMemHostTrendParams; row: CpuMemHostTrendRow };
-  'proc-totals-5min': { params: ProcTotals5minParams; row: Record<string, unknown> };
+  'proc-totals-5min': { params: ProcTotals5minParams; row: ProcTotals5minRow };
   'web-pv-5min': { params: WebPv5minParams; row: WebPv5minRow };
   'region-order-totals': { params: RegionOrderTotalsParams; row: RegionOrderTotalRow };
   'region-order-trend': { params: RegionOrderTrendParams; row: RegionOrderTrendRow };
