@@ -52,6 +52,24 @@ describe('SDK against the demo gateway', () => {
     expect(output).toContain('typed error: INVALID_PARAMETER (1400, HTTP 400)');
   });
 
+  it('the typed rows of the built-in APIs have exactly the fields the demo gateway answers', async () => {
+    const client = new RollgateClient({ baseUrl: base, auth: { type: 'appCode', appCode: TEST_APP.appCode } });
+    // Each list is the fields of the row interface in sdk/src/apis.ts: a field renamed on either side fails here.
+    const keys = (row: object | undefined) => Object.keys(row ?? {}).sort();
+    const windowed = ['window_start', 'final'];
+    const cpu = (await client.page('cpu-mem-5min', { pageSize: 1 })).rows[0];
+    expect(keys(cpu)).toEqual([...windowed, 'ip', 'pid', 'mem', 'cpu_usage_pct', 'mem_usage_pct', 'samples'].sort());
+    const from = new Date(Date.now() - 3_600_000);
+    expect(keys((await client.page('cpu-mem-top-hosts', { from, pageSize: 1 })).rows[0])).toEqual(['ip', 'max_cpu_usage_pct', 'max_mem_usage_pct', 'max_mem', 'processes'].sort());
+    const trend = await client.page('cpu-mem-host-trend', { ip: cpu?.ip ?? '', from });
+    expect(keys(trend.rows[0])).toEqual(['window_start', 'max_cpu_usage_pct', 'max_mem_usage_pct', 'max_mem'].sort());
+    const procTotals = await waitFor('proc-totals-5min rows', async () => (await client.page('proc-totals-5min', { pageSize: 1 })).rows[0], 30_000, 500);
+    expect(keys(procTotals)).toEqual([...windowed, 'ip', 'pid', 'samples', 'cpu_pct_sum', 'mem_res_sum', 'cpu_pct_min', 'mem_usage_pct_avg'].sort());
+    const totals = await waitFor('region totals', async () => (await client.page('region-order-totals')).rows[0], 30_000, 500);
+    expect(keys(totals)).toEqual(['order_region', 'order_cnt', 'order_total_revenue'].sort());
+    expect(keys((await client.page('region-order-trend')).rows[0])).toEqual(['window_start', 'order_region', 'order_cnt', 'order_total_revenue'].sort());
+  });
+
   it('the built package runs in Chromium: AppCode, a WebCrypto signature, a JWT, paging and GraphQL', async () => {
     // The published entry point (sdk/dist/index.js, from `npm run build`), bundled as a browser would get it.
     const bundle = await build({
