@@ -45,6 +45,13 @@ export const ErrorCodes = {
   IP_NOT_ALLOWED: { errCode: 4302, httpStatus: 403 },
   /** The app holds no grant for this API (or GraphQL field). */
   NOT_GRANTED: { errCode: 4303, httpStatus: 403 },
+  // DataFlow (/dataflow): a flow refused at create, patch or start.
+  /** A realtime node's SQL does not parse or uses what the engine cannot compute; the message names line and column. */
+  INVALID_FLOW_SQL: { errCode: 5001, httpStatus: 400 },
+  /** The node graph is wrong: a cycle, an unknown node or result table, a field missing from the source schema. */
+  INVALID_FLOW_GRAPH: { errCode: 5002, httpStatus: 400 },
+  /** The call does not fit the flow's state: deleting or patching a running flow. */
+  FLOW_STATE_CONFLICT: { errCode: 5009, httpStatus: 409 },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

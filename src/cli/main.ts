@@ -30,6 +30,7 @@ import { MySqlCdcSource } from '../ingest/cdc/mysql-cdc-source.js';
 import { mysqlEndpoint } from '../store/mysql-url.js';
 import { RawEventsSink } from '../ingest/monitor/raw-events-sink.js';
 import { ClickHouseWebEvents } from '../store/web-events-table.js';
+import { FlowWorker } from '../flows/flow-worker.js';
 
 const program = new Command()
   .name('rollgate')
@@ -56,6 +57,19 @@ program
   );
 
 program
+  .command('flows')
+  .description('run the DataFlow worker: runs every started flow (/dataflow), following the flow store without restarts; run several for failover')
+  .action(() =>
+    run(async (rt) => {
+      const stopFlows = await startFlowWorker(rt);
+      const ops = await createOpsServer({ logger: rt.logger, metrics: rt.metrics, checks: rt.checks });
+      await ops.listen({ host: rt.config.http.host, port: rt.config.aggregator.metricsPort });
+      process.stdout.write(`rollgate flows: health and metrics on ${baseUrl(rt, ops.server.address())}/metrics\n`);
+      return [stopFlows, () => ops.close()];
+    }),
+  );
+
+program
   .command('demo')
   .description('all in one process: demo metrics producer, every aggregator and the gateway (embedded services unless configured)')
   .option('--series <n>', 'number of (ip, pid) series', positiveInt, 50)
@@ -77,6 +91,7 @@ program
       rt.config.dashboard.appKey ??= rt.config.auth.bootstrapApp?.appKey;
       const stoppers: Stopper[] = [];
       for (const spec of rollups) stoppers.push(await startAggregator(rt, spec.name));
+      stoppers.push(await startFlowWorker(rt));
       // Seed 002's orders: with MYSQL_URL, region-orders reads what `rollgate cdc` captures; embedded, the
       // generator writes CDC-shaped change events straight into the log and region-orders keeps its state in DuckDB.
       if (rt.config.mysql !== undefined) stoppers.push(await startAggregator(rt, regionOrders.name));
@@ -269,6 +284,25 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
   });
   await runner.start();
   return () => runner.stop();
+}
+
+/** Runs the started flows of the flow store (in the catalog database) on this process. */
+async function startFlowWorker(rt: Runtime): Promise<Stopper> {
+  const dataService = await rt.getDataService();
+  const worker = new FlowWorker({
+    flows: dataService.flows.store,
+    knownSources: rollups,
+    log: rt.getLog(),
+    storeFor: (spec) => rt.storeFor(spec),
+    logger: rt.logger.child({ component: 'flows' }),
+    metrics: rt.metrics,
+    flushMs: rt.config.aggregator.flushMs,
+    idleMs: rt.config.aggregator.idleMs,
+    topicPrefix: rt.config.topicPrefix,
+    revisions: rt.getRevisions(),
+  });
+  await worker.start();
+  return () => worker.stop();
 }
 
 /** The changelog aggregator of seed 002: its state, results and offsets live in MySQL, so it needs MYSQL_URL. */

@@ -17,6 +17,8 @@ import { CatalogStore } from './catalog/catalog-store.js';
 import type { SqlClient } from './catalog/sql-client.js';
 import { DataSources, type BuiltinDataSource } from './data-sources.js';
 import { ResultCache } from './result-cache.js';
+import { FlowService } from '../flows/flow-service.js';
+import { FlowStore } from '../flows/flow-store.js';
 
 /** Only for deployments that never set ROLLGATE_MASTER_KEY outside production (config refuses it in production). */
 const DEVELOPMENT_MASTER_KEY = 'rollgate-development-master-key-not-secret';
@@ -28,6 +30,8 @@ export interface DataService {
   /** The apps that call published APIs, and the bearer tokens they get (src/auth). */
   appRegistry: AppService;
   tokens: TokenService;
+  /** DataFlow management (seeds 000/001); its flows live beside the catalog. */
+  flows: FlowService;
   close(): Promise<void>;
 }
 
@@ -72,6 +76,9 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
     await appRegistry.bootstrap(bootstrap, [...builtinApis.map((api) => apiGrant(api.definition.name)), FLOWS_GRANT]);
     logger.info({ appKey: bootstrap.appKey }, 'bootstrap app ready');
   }
+  const flowStore = new FlowStore(deps.catalog);
+  await flowStore.init();
+  const flows = new FlowService({ store: flowStore, apps: appRegistry, knownSources: deps.rollups, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'flows' }) });
   const cache = new ResultCache(
     deps.sharedCache,
     deps.revisions,
@@ -86,6 +93,7 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
     cache,
     appRegistry,
     tokens: new TokenService(config.auth.jwt, masterKey),
+    flows,
     close: async () => {
       apis.stop();
       appRegistry.stop();

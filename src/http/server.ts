@@ -24,6 +24,7 @@ import { AppRateLimiter } from '../auth/rate-limit.js';
 import type { MonitorCollector } from '../ingest/monitor/collector.js';
 import { registerMonitorRoutes } from './monitor-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerFlowRoutes } from './flow-routes.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -49,7 +50,8 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Seed 000's client joins a base URL ending in / with paths starting with /: `.../v3//dataflow/...`.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: BODY_LIMIT_BYTES,
     // request.ip is the socket's peer unless that peer is a configured proxy: X-Forwarded-For is not taken from anyone else.
     trustProxy: config.auth.trustedProxies.length > 0 ? config.auth.trustedProxies : false,
@@ -94,6 +96,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   registerApiRoutes(app, { apis, cache, metrics: deps.metrics, limits: config.api });
   await registerAdminRoutes(app, { token: config.admin.token, tokens, apis, dataSources, appRegistry, limits: config.api });
   if (deps.monitor !== undefined) await registerMonitorRoutes(app, deps.monitor);
+  await registerFlowRoutes(app, deps.dataService.flows);
   app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
   const apollo = new ApolloServer<GraphQLContext>({
@@ -114,9 +117,9 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   return app;
 }
 
-/** What a request log line shows: never an appCode sent in the query (headers are not logged at all). */
+/** What a request log line shows: never an appCode or a flow call's bk_app_secret sent in the query (headers are not logged at all). */
 function requestForLog(req: { method?: string; url?: string; ip?: string }): Record<string, string | undefined> {
-  return { method: req.method, url: req.url?.replace(/([?&]appCode=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.ip };
+  return { method: req.method, url: req.url?.replace(/([?&](?:appCode|bk_app_secret)=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.ip };
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -16,7 +16,8 @@ export class CatalogFollower {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly catalog: CatalogStore,
+    /** Anything with one revision number that every write bumps: the catalog, the flow store. */
+    private readonly catalog: Pick<CatalogStore, 'revision'>,
     /** Rebuilds the view; `moved` is false when a forced reload finds the revision unchanged. */
     private readonly load: (moved: boolean) => Promise<void>,
     private readonly logger: Logger,
