@@ -669,6 +669,8 @@ cmd_up() {
   need_cmd chromium chromium
   # Seed 002's regions are Chinese city names: the dashboard's screenshots need a CJK font to show them.
   [[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || apt_install fonts-wqy-microhei
+  # The DataFlow tests run seed 000's Python script as written: python3 with requests.
+  python3 -c 'import requests' >/dev/null 2>&1 || apt_install python3 python3-requests
   clickhouse_up
   kafka_up
   ch_verify
