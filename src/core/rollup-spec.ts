@@ -2,6 +2,8 @@
  * A rollup is declared, not programmed: the engine, the stores, the event
  * schema and the APIs are all derived from one of these.
  */
+import { windowProblems, type WindowSpec } from './window-assignment.js';
+
 export type ColumnType = 'string' | 'uint32' | 'uint64' | 'int64' | 'float64';
 
 /** `distinct` is approximate: a HyperLogLog estimate (see src/core/hyperloglog.ts). */
@@ -42,7 +44,8 @@ export interface RollupSpec {
     /** Event times further ahead of the message's own timestamp are dead-lettered. Default 1 hour. */
     maxFutureSeconds?: number;
   };
-  window: { kind: 'tumbling'; sizeSeconds: number; latenessSeconds: number };
+  /** Tumbling, sliding or accumulating (src/core/window-assignment.ts). */
+  window: WindowSpec;
   /** Source fields that group rows; each is a column of the sink. */
   groupBy: string[];
   measures: MeasureSpec[];
@@ -90,6 +93,6 @@ export function validateSpec(spec: RollupSpec): void {
   for (const c of [...columns, spec.sink.table]) {
     if (!/^[a-z_][a-z0-9_]*$/.test(c)) problems.push(`${c} is not a lower-case identifier`);
   }
-  if (spec.window.sizeSeconds <= 0 || spec.window.latenessSeconds < 0) problems.push('window size must be > 0, lateness >= 0');
+  problems.push(...windowProblems(spec.window));
   if (problems.length > 0) throw new Error(`invalid rollup spec ${spec.name}: ${problems.join('; ')}`);
 }

@@ -1,5 +1,5 @@
 import { emptyAccumulator, fold, loadAccumulator, readAccumulator, saveAccumulator, type Accumulator, type AccumulatorState } from './measures.js';
-import { windowStartOf } from './event-time.js';
+import { windowAssigner, type WindowAssigner } from './window-assignment.js';
 import type { DecodedEvent } from './event-schema.js';
 import type { RollupSpec } from './rollup-spec.js';
 
@@ -42,10 +42,11 @@ export interface AggregationSnapshot {
 }
 
 /**
- * Tumbling-window aggregation of one ordered input (one partition).
+ * Windowed aggregation of one ordered input (one partition).
  * Pure: no clocks, no I/O. Watermark = max event time seen - lateness (or a
- * floor set from outside for an idle partition); a window [s, s+size) is final
- * once the watermark reaches s+size.
+ * floor set from outside for an idle partition); a window is final once the
+ * watermark reaches its end. Which windows an event is in, and where they end,
+ * is the spec's window kind (src/core/window-assignment.ts).
  */
 export class WindowedAggregation {
   private readonly windows = new Map<number, Map<string, GroupState>>();
@@ -53,11 +54,11 @@ export class WindowedAggregation {
   private watermarkFloor = Number.NEGATIVE_INFINITY;
   private next: number | undefined;
   private changedSinceSnapshot = false;
-  private readonly sizeMs: number;
+  private readonly windowing: WindowAssigner;
   private readonly latenessMs: number;
 
   constructor(private readonly spec: RollupSpec) {
-    this.sizeMs = spec.window.sizeSeconds * 1000;
+    this.windowing = windowAssigner(spec.window);
     this.latenessMs = spec.window.latenessSeconds * 1000;
   }
 
@@ -117,31 +118,35 @@ export class WindowedAggregation {
   add(event: DecodedEvent, offset: number): AddResult {
     this.next = offset + 1;
     this.changedSinceSnapshot = true;
-    const start = windowStartOf(event.timeMs, this.spec.window.sizeSeconds);
-    if (start + this.sizeMs <= this.watermark) {
-      return { kind: 'late', windowStart: start, watermark: this.watermark };
-    }
-    let groups = this.windows.get(start);
-    if (groups === undefined) {
-      groups = new Map();
-      this.windows.set(start, groups);
+    // Folded into every window of the event that is still open; late only when none is.
+    const starts = this.windowing.windowsOf(event.timeMs).filter((start) => this.windowing.endOf(start) > this.watermark);
+    if (starts.length === 0) {
+      return { kind: 'late', windowStart: this.windowing.windowsOf(event.timeMs).at(-1) ?? event.timeMs, watermark: this.watermark };
     }
     const group: Record<string, string | number> = {};
     for (const name of this.spec.groupBy) group[name] = event.values[name] ?? '';
     const key = groupKey(this.spec, group);
-    let state = groups.get(key);
-    if (state === undefined) {
-      state = { group, accumulators: this.spec.measures.map((m) => emptyAccumulator(m.op)), events: 0, dirty: false };
-      groups.set(key, state);
+    for (const start of starts) {
+      let groups = this.windows.get(start);
+      if (groups === undefined) {
+        groups = new Map();
+        this.windows.set(start, groups);
+      }
+      let state = groups.get(key);
+      if (state === undefined) {
+        state = { group, accumulators: this.spec.measures.map((m) => emptyAccumulator(m.op)), events: 0, dirty: false };
+        groups.set(key, state);
+      }
+      for (let i = 0; i < this.spec.measures.length; i++) {
+        const measure = this.spec.measures[i];
+        const acc = state.accumulators[i];
+        if (measure === undefined || acc === undefined) continue;
+        const raw = measure.field === undefined ? 0 : event.values[measure.field];
+        fold(acc, raw ?? Number.NaN);
+      }
+      state.events += 1;
+      state.dirty = true;
     }
-    this.spec.measures.forEach((measure, i) => {
-      const acc = state.accumulators[i];
-      if (acc === undefined) return;
-      const raw = measure.field === undefined ? 0 : event.values[measure.field];
-      fold(acc, raw ?? Number.NaN);
-    });
-    state.events += 1;
-    state.dirty = true;
     const outOfOrder = event.timeMs < this.maxEventTime;
     this.maxEventTime = Math.max(this.maxEventTime, event.timeMs);
     return { kind: 'accepted', outOfOrder };
@@ -149,7 +154,7 @@ export class WindowedAggregation {
 
   /** True when the watermark has closed a window that drain() has not yet emitted. */
   hasClosedWindows(): boolean {
-    for (const start of this.windows.keys()) if (start + this.sizeMs <= this.watermark) return true;
+    for (const start of this.windows.keys()) if (this.windowing.endOf(start) <= this.watermark) return true;
     return false;
   }
 
@@ -165,7 +170,7 @@ export class WindowedAggregation {
     for (const start of starts) {
       const groups = this.windows.get(start);
       if (groups === undefined) continue;
-      const closed = start + this.sizeMs <= this.watermark;
+      const closed = this.windowing.endOf(start) <= this.watermark;
       for (const state of groups.values()) {
         if (!closed && !state.dirty) continue;
         rows.push(this.toRow(start, state, closed));
