@@ -1,4 +1,5 @@
 import { validateSpec, type RollupSpec, type SourceField } from '../core/rollup-spec.js';
+import { windowProblems, type WindowSpec } from '../core/window-assignment.js';
 import { invalidParameter, RollgateError } from '../errors.js';
 import { compileRealtimeSql, evaluate, FlowSqlError, type Predicate } from './compile-sql.js';
 import { isStorage, outputTableOf, type FlowNode, type RealtimeNode, type StorageNode, type StreamSourceNode } from './flow-nodes.js';
@@ -139,7 +140,7 @@ export function compileFlow(flowId: number, nodes: readonly FlowNode[], known: r
     const i = index.get(n.id) ?? 0;
     const source = inputOf(n) as StreamSourceNode;
     const schema = sourceSchema(source, index.get(source.id) ?? 0, known);
-    checkWindow(n, i);
+    windowOf(n, i);
     const compiled = compileRealtimeSql(n.sql, schema.fields, `nodes[${i}].sql`);
     const sourceTable = outputTableOf(source);
     if (compiled.from !== sourceTable) {
@@ -162,7 +163,7 @@ export function compileFlow(flowId: number, nodes: readonly FlowNode[], known: r
     const realtime = inputOf(n) as RealtimeNode;
     const chain = realtimeChains.get(realtime.id);
     if (chain === undefined) continue;
-    chains.push(buildChain(flowId, chain.source, realtime, n, chain.schema, chain.compiled, index.get(n.id) ?? 0));
+    chains.push(buildChain(flowId, chain.source, realtime, n, chain.schema, chain.compiled, index.get(n.id) ?? 0, index.get(realtime.id) ?? 0));
   }
   nodes.forEach((n, i) => {
     if (n.node_type === 'realtime' && !chains.some((c) => c.nodeIds.realtime === n.id)) {
@@ -172,11 +173,27 @@ export function compileFlow(flowId: number, nodes: readonly FlowNode[], known: r
   return chains;
 }
 
-function checkWindow(n: RealtimeNode, i: number): void {
-  // Only tumbling windows exist in the engine today; the others are refused rather than approximated.
-  if (n.window_type !== 'scroll') {
-    throw invalidParameter(`nodes[${i}].window_type`, `nodes[${i}].window_type: ${n.window_type} windows are not supported yet; use scroll (tumbling)`);
+/** An event is folded into every window it is in: more than this many per event is refused as too costly. */
+export const MAX_WINDOWS_PER_EVENT = 288;
+
+/** scroll → tumbling of count_freq; slide → window_time minutes sliding by count_freq; accumulate → a window_time period emitted every count_freq. */
+export function windowOf(n: RealtimeNode, i: number): WindowSpec {
+  const lateness = n.waiting_time;
+  if (n.window_type === 'scroll') return { kind: 'tumbling', sizeSeconds: n.count_freq, latenessSeconds: lateness };
+  const field = `nodes[${i}].window_time`;
+  if (n.window_time === undefined) throw invalidParameter(field, `${field}: a ${n.window_type} window needs window_time (minutes)`);
+  const size = n.window_time * 60;
+  const window: WindowSpec =
+    n.window_type === 'slide'
+      ? { kind: 'sliding', sizeSeconds: size, slideSeconds: n.count_freq, latenessSeconds: lateness }
+      : { kind: 'accumulating', sizeSeconds: size, emitSeconds: n.count_freq, latenessSeconds: lateness };
+  const problems = windowProblems(window);
+  if (problems.length > 0) throw invalidParameter(field, `${field}: ${problems.join('; ')} (window_time ${n.window_time} min, count_freq ${n.count_freq} s)`);
+  const perEvent = Math.ceil(size / n.count_freq);
+  if (perEvent > MAX_WINDOWS_PER_EVENT) {
+    throw invalidParameter(field, `${field}: each event would be in ${perEvent} windows; at most ${MAX_WINDOWS_PER_EVENT} (raise count_freq or shorten window_time)`);
   }
+  return window;
 }
 
 function buildChain(
@@ -187,13 +204,14 @@ function buildChain(
   schema: SourceSchema,
   compiled: ReturnType<typeof compileRealtimeSql>,
   storageIndex: number,
+  index: number,
 ): CompiledChain {
   const where = compiled.where;
   const spec: RollupSpec = {
     name: `flow-${flowId}-${storage.id}`,
     description: realtime.output_name ?? realtime.name,
     source: { topic: source.result_table_id, timeField: schema.timeField, keyFields: schema.keyFields, fields: schema.fields },
-    window: { kind: 'tumbling', sizeSeconds: realtime.count_freq, latenessSeconds: realtime.waiting_time },
+    window: windowOf(realtime, index),
     groupBy: compiled.groupBy,
     measures: compiled.measures,
     ...(where === undefined ? {} : { filter: (values: Readonly<Record<string, string | number>>) => evaluate(where, values) }),

@@ -41,8 +41,10 @@ export const RealtimeNode = z.looseObject({
   node_type: z.literal('realtime'),
   sql: z.string().min(1).max(20_000),
   window_type: z.enum(['scroll', 'slide', 'accumulate']),
-  /** Window length in seconds. */
+  /** Seconds: the window (scroll), how often it slides (slide), how often the running total is emitted (accumulate). */
   count_freq: z.number().int().positive().max(86_400),
+  /** Minutes, as in BKData: the window length of slide, the period of accumulate; unused by scroll. */
+  window_time: z.number().int().positive().max(10_080).optional(),
   /** Lateness in seconds: how long a window waits for out-of-order events. */
   waiting_time: z.number().int().nonnegative().max(86_400).default(0),
   table_name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case identifier'),

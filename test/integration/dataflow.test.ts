@@ -101,6 +101,21 @@ async function oracle(): Promise<Row[]> {
   return rows.map((r) => [Number(r['ws']), String(r['ip']), Number(r['pid']), Number(r['mem']), Number(r['cpu']), Number(r['mempct'])]);
 }
 
+/**
+ * MySQL's GROUP BY over the raw events, each event counted in every window that
+ * holds it by definition: `shifts` slot offsets from the event's own 5-minute
+ * slot, kept when `keep` (SQL over ws and ts) holds.
+ */
+async function shiftedOracle(shifts: number[], keep: string): Promise<Row[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT ws, ip, pid, MAX(mem_res) AS mem, MAX(cpu_usage_pct) AS cpu, MAX(mem_usage_pct) AS mempct FROM (
+       SELECT FLOOR(r.ts / 300000) * 300 + d.shift * 300 AS ws, r.* FROM raw_system_proc r
+       CROSS JOIN (${shifts.map((d) => `SELECT ${d} AS shift`).join(' UNION ALL ')}) d) x
+     WHERE ${keep} GROUP BY ws, ip, pid ORDER BY ws, ip, pid`,
+  );
+  return rows.map((r) => [Number(r['ws']), String(r['ip']), Number(r['pid']), Number(r['mem']), Number(r['cpu']), Number(r['mempct'])]);
+}
+
 async function results(table = TABLE): Promise<Row[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     `SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', window_start) AS ws, ip, pid, mem, cpu_usage_pct AS cpu, mem_usage_pct AS mempct
@@ -109,8 +124,8 @@ async function results(table = TABLE): Promise<Row[]> {
   return rows.map((r) => [Number(r['ws']), String(r['ip']), Number(r['pid']), Number(r['mem']), Number(r['cpu']), Number(r['mempct'])]);
 }
 
-async function waitForOracle(what: string, table = TABLE): Promise<void> {
-  const expected = await oracle();
+async function waitForOracle(what: string, table = TABLE, expectedRows: () => Promise<Row[]> = oracle): Promise<void> {
+  const expected = await expectedRows();
   await waitFor(what, async () => (JSON.stringify(await results(table)) === JSON.stringify(expected) ? true : undefined), 90_000, 500);
   expect(await results(table)).toEqual(expected);
 }
@@ -261,6 +276,28 @@ describe('seed 000: the Python script against rollgate', () => {
       const stop = await ok('POST', `${flowId}/stop/`, {});
       await waitForTask(flowId, stop.task_id ?? 0);
     });
+  });
+});
+
+describe('slide and accumulate windows', () => {
+  it('a 10-minute window sliding by 5 and a 15-minute period accumulated every 5 minutes equal their GROUP BY', async () => {
+    const [source, realtime, storage] = seedNodes(BIZ);
+    const nodes = [
+      source,
+      { ...realtime, window_type: 'slide', count_freq: 300, window_time: 10, table_name: 'proc_slide' },
+      { ...storage, id: 3, result_table_id: `${BIZ}_cpu_mem_slide`, from_nodes: [{ id: 2, from_result_table_ids: [`${BIZ}_proc_slide`] }] },
+      { ...realtime, id: 4, window_type: 'accumulate', count_freq: 300, window_time: 15, table_name: 'proc_acc' },
+      { ...storage, id: 5, result_table_id: `${BIZ}_cpu_mem_acc`, from_nodes: [{ id: 4, from_result_table_ids: [`${BIZ}_proc_acc`] }] },
+    ];
+    const created = await ok('POST', 'create/', { project_id: 1, flow_name: 'windows', nodes });
+    const start = await ok('POST', `${created.flow_id}/start/`, {});
+    expect(await waitForTask(created.flow_id ?? 0, start.task_id ?? 0)).toMatchObject({ status: 'success' });
+    // Sliding: an event at slot s is in the windows starting at s and s - 5 min.
+    await waitForOracle('the sliding window', `cpu_mem_slide_${BIZ}`, () => shiftedOracle([0, -1], '1 = 1'));
+    // Accumulating: in its own slot's window and every later one of the same 15-minute period.
+    await waitForOracle('the accumulating window', `cpu_mem_acc_${BIZ}`, () => shiftedOracle([0, 1, 2], 'FLOOR(ws / 900) = FLOOR(ts / 900000)'));
+    const stop = await ok('POST', `${created.flow_id}/stop/`, {});
+    await waitForTask(created.flow_id ?? 0, stop.task_id ?? 0);
   });
 });
 

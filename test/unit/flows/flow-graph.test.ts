@@ -104,11 +104,31 @@ describe('compileFlow', () => {
     expect(e.message).toMatch(/GROUP BY must include pid/);
   });
 
-  it('refuses window types the engine does not run', () => {
-    for (const window_type of ['slide', 'accumulate']) {
-      const e = refusal(withNode(1, { window_type }));
+  it('maps scroll, slide and accumulate to tumbling, sliding and accumulating windows', () => {
+    const windowOf = (changes: Record<string, unknown>) => compileFlow(1, nodes(withNode(1, changes)), rollups)[0]?.spec.window;
+    expect(windowOf({ window_type: 'scroll', count_freq: 60, waiting_time: 10 })).toEqual({ kind: 'tumbling', sizeSeconds: 60, latenessSeconds: 10 });
+    expect(windowOf({ window_type: 'slide', count_freq: 60, window_time: 10 })).toEqual({ kind: 'sliding', sizeSeconds: 600, slideSeconds: 60, latenessSeconds: 60 });
+    expect(windowOf({ window_type: 'accumulate', count_freq: 300, window_time: 60, waiting_time: 0 })).toEqual({
+      kind: 'accumulating',
+      sizeSeconds: 3600,
+      emitSeconds: 300,
+      latenessSeconds: 0,
+    });
+  });
+
+  it('refuses slide and accumulate windows without a usable window_time', () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ window_type: 'slide' }, /needs window_time/],
+      [{ window_type: 'accumulate' }, /needs window_time/],
+      [{ window_type: 'slide', count_freq: 900, window_time: 10 }, /slide must be/],
+      [{ window_type: 'accumulate', count_freq: 7, window_time: 1 }, /whole number/],
+      [{ window_type: 'slide', count_freq: 1, window_time: 60 }, /3600 windows/],
+    ];
+    for (const [changes, reason] of cases) {
+      const e = refusal(withNode(1, changes));
       expect(e.code).toBe('INVALID_PARAMETER');
-      expect(e.field).toBe('nodes[1].window_type');
+      expect(e.field).toBe('nodes[1].window_time');
+      expect(e.message).toMatch(reason);
     }
   });
 });
