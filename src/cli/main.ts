@@ -31,6 +31,7 @@ import { mysqlEndpoint } from '../store/mysql-url.js';
 import { RawEventsSink } from '../ingest/monitor/raw-events-sink.js';
 import { ClickHouseWebEvents } from '../store/web-events-table.js';
 import { FlowWorker } from '../flows/flow-worker.js';
+import { publishFlowApi } from '../flows/publish-api.js';
 
 const program = new Command()
   .name('rollgate')
@@ -300,6 +301,7 @@ async function startFlowWorker(rt: Runtime): Promise<Stopper> {
     idleMs: rt.config.aggregator.idleMs,
     topicPrefix: rt.config.topicPrefix,
     revisions: rt.getRevisions(),
+    publishApi: (chain, operator) => publishFlowApi(dataService.apis, chain, operator),
   });
   await worker.start();
   return () => worker.stop();

@@ -19,6 +19,7 @@ import { DataSources, type BuiltinDataSource } from './data-sources.js';
 import { ResultCache } from './result-cache.js';
 import { FlowService } from '../flows/flow-service.js';
 import { FlowStore } from '../flows/flow-store.js';
+import { FLOW_API_GROUP } from '../flows/publish-api.js';
 
 /** Only for deployments that never set ROLLGATE_MASTER_KEY outside production (config refuses it in production). */
 const DEVELOPMENT_MASTER_KEY = 'rollgate-development-master-key-not-secret';
@@ -72,8 +73,8 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
   await appRegistry.start();
   const bootstrap = config.auth.bootstrapApp;
   if (bootstrap !== undefined) {
-    // Every built-in API and flow management: what a first user or a test needs to call anything.
-    await appRegistry.bootstrap(bootstrap, [...builtinApis.map((api) => apiGrant(api.definition.name)), FLOWS_GRANT]);
+    // Every built-in API, flow management and the APIs flows publish: what a first user or a test needs to call anything.
+    await appRegistry.bootstrap(bootstrap, [...builtinApis.map((api) => apiGrant(api.definition.name)), FLOWS_GRANT, `group:${FLOW_API_GROUP}`]);
     logger.info({ appKey: bootstrap.appKey }, 'bootstrap app ready');
   }
   const flowStore = new FlowStore(deps.catalog);

@@ -10,6 +10,8 @@ export interface CompiledChain {
   /** The compiled WHERE, kept beside the spec's filter function so deploy data can show it. */
   where: Predicate | undefined;
   nodeIds: { source: number; realtime: number; storage: number };
+  /** Where to publish a DataService API over the table, when the storage node asks for one. */
+  publishPath: string | undefined;
 }
 
 function graphError(field: string, message: string): RollgateError {
@@ -222,5 +224,7 @@ function buildChain(
   } catch (err) {
     throw graphError(`nodes[${storageIndex}]`, err instanceof Error ? err.message : String(err));
   }
-  return { spec, where, nodeIds: { source: source.id, realtime: realtime.id, storage: storage.id } };
+  const publish = storage.publish_api;
+  const publishPath = publish === undefined || publish === false ? undefined : ((publish === true ? undefined : publish.path) ?? `/dataflow/${storage.result_table_id}`);
+  return { spec, where, nodeIds: { source: source.id, realtime: realtime.id, storage: storage.id }, publishPath };
 }

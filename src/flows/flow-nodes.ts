@@ -58,6 +58,18 @@ const storage = {
   expires: z.number().int().positive().max(3650),
   cluster: z.string().max(255).optional(),
   indexed_fields: z.array(z.string().max(255)).optional(),
+  /**
+   * rollgate's own: publish a DataService API over the table when the flow
+   * starts, at `/api<path>` (default `/dataflow/<result_table_id>`), in API group `dataflow`.
+   */
+  publish_api: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        path: z.string().regex(/^\/[A-Za-z0-9_\-/]{1,150}$/, 'must start with / and hold only letters, digits, _, - and /').optional(),
+      }),
+    ])
+    .optional(),
 };
 
 export const StorageNode = z.discriminatedUnion('node_type', [

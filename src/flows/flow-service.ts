@@ -37,6 +37,7 @@ export function describeChains(chains: readonly CompiledChain[], topicPrefix: st
     measures: c.spec.measures.map((m) => ({ name: m.name, op: m.op, field: m.field ?? null, type: m.type })),
     where: c.where ?? null,
     storage: { store: c.spec.sink.store, table: c.spec.sink.table, expires_days: c.spec.sink.retentionDays },
+    api: c.publishPath === undefined ? null : `/api${c.publishPath}`,
   }));
 }
 

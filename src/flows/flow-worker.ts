@@ -6,7 +6,7 @@ import type { TopicLog } from '../ingest/topic-log.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RollupStore } from '../store/rollup-store.js';
-import { compileFlow } from './flow-graph.js';
+import { compileFlow, type CompiledChain } from './flow-graph.js';
 import type { FlowRecord, FlowStore } from './flow-store.js';
 
 export interface FlowWorkerDeps {
@@ -20,6 +20,8 @@ export interface FlowWorkerDeps {
   idleMs: number;
   topicPrefix: string;
   revisions?: RollupRevisions;
+  /** Publishes a DataService API for a chain whose storage node asks for one; returns its path. */
+  publishApi?: (chain: CompiledChain & { publishPath: string }, operator: string) => Promise<string>;
   now?: () => number;
 }
 
@@ -91,7 +93,8 @@ export class FlowWorker {
     const runners: AggregatorRunner[] = [];
     try {
       const chains = compileFlow(flow.flowId, flow.deployedNodes ?? flow.nodes, this.deps.knownSources);
-      for (const { spec } of chains) {
+      for (const chain of chains) {
+        const { spec } = chain;
         // A flow may name a topic nobody has written yet; its producers' key decides partitions from then on.
         await this.deps.log.ensureTopic(this.deps.topicPrefix + spec.source.topic, 1);
         const runner = new AggregatorRunner({
@@ -109,9 +112,17 @@ export class FlowWorker {
         await runner.start();
         runners.push(runner);
       }
+      const published: string[] = [];
+      for (const chain of chains) {
+        const { publishPath } = chain;
+        if (publishPath === undefined) continue;
+        if (this.deps.publishApi === undefined) throw new Error('this worker cannot publish APIs');
+        published.push(await this.deps.publishApi({ ...chain, publishPath }, flow.updatedBy));
+      }
       this.deployed.set(flow.flowId, { version: flow.deployVersion, runners });
       logger.info({ flowId: flow.flowId, deployVersion: flow.deployVersion, chains: chains.length }, 'flow running');
-      await this.deps.flows.finishTasks(flow.flowId, ['start', 'restart'], flow.deployVersion, 'success', `running ${chains.length} chain(s)`, this.now());
+      const message = `running ${chains.length} chain(s)${published.length === 0 ? '' : `; published ${published.join(', ')}`}`;
+      await this.deps.flows.finishTasks(flow.flowId, ['start', 'restart'], flow.deployVersion, 'success', message, this.now());
     } catch (err) {
       for (const r of runners) await r.stop().catch(() => undefined);
       // Remembered as deployed with no runners: the same version is not retried on every poll; a restart deploys anew.

@@ -9,7 +9,7 @@ import { parseEventTime } from '../../src/core/event-time.js';
 import { KafkaLog } from '../../src/ingest/kafka-log.js';
 import { procSamples, uniqueName, type ProcSample } from '../helpers/events.js';
 import { seedNodes } from '../helpers/flows.js';
-import { silentLogger, TEST_APP, TEST_APP_ENV } from '../helpers/gateway.js';
+import { appHeaders, silentLogger, TEST_APP, TEST_APP_ENV } from '../helpers/gateway.js';
 import { startRollgate, type RollgateProcess } from '../helpers/rollgate-process.js';
 import { stackEnv } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -285,7 +285,7 @@ describe('slide and accumulate windows', () => {
     const nodes = [
       source,
       { ...realtime, window_type: 'slide', count_freq: 300, window_time: 10, table_name: 'proc_slide' },
-      { ...storage, id: 3, result_table_id: `${BIZ}_cpu_mem_slide`, from_nodes: [{ id: 2, from_result_table_ids: [`${BIZ}_proc_slide`] }] },
+      { ...storage, id: 3, result_table_id: `${BIZ}_cpu_mem_slide`, from_nodes: [{ id: 2, from_result_table_ids: [`${BIZ}_proc_slide`] }], publish_api: true },
       { ...realtime, id: 4, window_type: 'accumulate', count_freq: 300, window_time: 15, table_name: 'proc_acc' },
       { ...storage, id: 5, result_table_id: `${BIZ}_cpu_mem_acc`, from_nodes: [{ id: 4, from_result_table_ids: [`${BIZ}_proc_acc`] }] },
     ];
@@ -296,6 +296,14 @@ describe('slide and accumulate windows', () => {
     await waitForOracle('the sliding window', `cpu_mem_slide_${BIZ}`, () => shiftedOracle([0, -1], '1 = 1'));
     // Accumulating: in its own slot's window and every later one of the same 15-minute period.
     await waitForOracle('the accumulating window', `cpu_mem_acc_${BIZ}`, () => shiftedOracle([0, 1, 2], 'FLOOR(ws / 900) = FLOOR(ts / 900000)'));
+    // The slide storage asked for an API: the gateway (another process) serves the table at /api/dataflow/<result table>.
+    const expectedRows = (await results(`cpu_mem_slide_${BIZ}`)).length;
+    const served = await waitFor('the published API', async () => {
+      const res = await fetch(`${base}/api/dataflow/${BIZ}_cpu_mem_slide?pageSize=1000`, { headers: appHeaders });
+      return res.status === 200 ? ((await res.json()) as { data: { totalNum: number; rows: Array<Record<string, unknown>> } }) : undefined;
+    });
+    expect(served.data.totalNum).toBe(expectedRows);
+    expect(Object.keys(served.data.rows[0] ?? {})).toEqual(expect.arrayContaining(['window_start', 'ip', 'pid', 'mem', 'cpu_usage_pct', 'mem_usage_pct', 'final']));
     const stop = await ok('POST', `${created.flow_id}/stop/`, {});
     await waitForTask(created.flow_id ?? 0, stop.task_id ?? 0);
   });
