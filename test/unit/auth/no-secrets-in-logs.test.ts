@@ -41,7 +41,11 @@ it('logs no appSecret, appCode, signature, token or admin token', async () => {
   const token = (await app.inject({ method: 'POST', url: '/auth/token', headers: appHeaders })).json().data.token as string;
   await app.inject({ url: '/api/cpu-mem-5min', headers: { authorization: `Bearer ${token}` } });
   await app.inject({ method: 'POST', url: `/admin/apps/${created.appKey}/rotate`, headers: adminHeaders });
+  // Flow calls carry bk_app_secret in the body, or in the query string of a GET.
+  await app.inject({ url: `/dataflow/flow/flows/1/?bk_app_code=${TEST_APP.appKey}&bk_app_secret=${TEST_APP.appSecret}` });
+  await app.inject({ method: 'POST', url: '/dataflow/flow/flows/create/', payload: { bk_app_code: TEST_APP.appKey, bk_app_secret: TEST_APP.appSecret, flow_name: 'x', nodes: [{}] } });
   expect(lines).toContain('/api/cpu-mem-5min?appCode=[redacted]');
+  expect(lines).toContain('bk_app_secret=[redacted]');
   for (const secret of [created.appSecret, created.appCode, TEST_APP.appSecret, TEST_APP.appCode, signed.headers['x-ca-signature'], token, adminHeaders.authorization.slice(7)]) {
     expect(lines).not.toContain(secret);
   }
