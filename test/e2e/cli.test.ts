@@ -17,7 +17,7 @@ describe('rollgate --help', () => {
   it('lists every command, and each command explains itself and its options', async () => {
     const top = await help();
     const commands = [...top.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
-    expect(commands).toEqual(expect.arrayContaining(['serve', 'aggregate', 'demo', 'cdc', 'monitor-sink', 'orders-generator']));
+    expect(commands).toEqual(expect.arrayContaining(['serve', 'aggregate', 'flows', 'demo', 'cdc', 'monitor-sink', 'orders-generator']));
     for (const command of commands) {
       const text = await help(command);
       expect(text, command).toMatch(new RegExp(`^Usage: rollgate ${command}\\b`));
