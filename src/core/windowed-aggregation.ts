@@ -123,33 +123,34 @@ export class WindowedAggregation {
     if (starts.length === 0) {
       return { kind: 'late', windowStart: this.windowing.windowsOf(event.timeMs).at(-1) ?? event.timeMs, watermark: this.watermark };
     }
-    const group: Record<string, string | number> = {};
-    for (const name of this.spec.groupBy) group[name] = event.values[name] ?? '';
-    const key = groupKey(this.spec, group);
-    for (const start of starts) {
-      let groups = this.windows.get(start);
-      if (groups === undefined) {
-        groups = new Map();
-        this.windows.set(start, groups);
-      }
-      let state = groups.get(key);
-      if (state === undefined) {
-        state = { group, accumulators: this.spec.measures.map((m) => emptyAccumulator(m.op)), events: 0, dirty: false };
-        groups.set(key, state);
-      }
-      for (let i = 0; i < this.spec.measures.length; i++) {
-        const measure = this.spec.measures[i];
-        const acc = state.accumulators[i];
-        if (measure === undefined || acc === undefined) continue;
-        const raw = measure.field === undefined ? 0 : event.values[measure.field];
-        fold(acc, raw ?? Number.NaN);
-      }
-      state.events += 1;
-      state.dirty = true;
-    }
+    for (const start of starts) this.foldInto(start, event);
     const outOfOrder = event.timeMs < this.maxEventTime;
     this.maxEventTime = Math.max(this.maxEventTime, event.timeMs);
     return { kind: 'accepted', outOfOrder };
+  }
+
+  private foldInto(start: number, event: DecodedEvent): void {
+    let groups = this.windows.get(start);
+    if (groups === undefined) {
+      groups = new Map();
+      this.windows.set(start, groups);
+    }
+    const group: Record<string, string | number> = {};
+    for (const name of this.spec.groupBy) group[name] = event.values[name] ?? '';
+    const key = groupKey(this.spec, group);
+    let state = groups.get(key);
+    if (state === undefined) {
+      state = { group, accumulators: this.spec.measures.map((m) => emptyAccumulator(m.op)), events: 0, dirty: false };
+      groups.set(key, state);
+    }
+    this.spec.measures.forEach((measure, i) => {
+      const acc = state.accumulators[i];
+      if (acc === undefined) return;
+      const raw = measure.field === undefined ? 0 : event.values[measure.field];
+      fold(acc, raw ?? Number.NaN);
+    });
+    state.events += 1;
+    state.dirty = true;
   }
 
   /** True when the watermark has closed a window that drain() has not yet emitted. */
