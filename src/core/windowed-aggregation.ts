@@ -119,11 +119,15 @@ export class WindowedAggregation {
     this.next = offset + 1;
     this.changedSinceSnapshot = true;
     // Folded into every window of the event that is still open; late only when none is.
-    const starts = this.windowing.windowsOf(event.timeMs).filter((start) => this.windowing.endOf(start) > this.watermark);
-    if (starts.length === 0) {
-      return { kind: 'late', windowStart: this.windowing.windowsOf(event.timeMs).at(-1) ?? event.timeMs, watermark: this.watermark };
+    const starts = this.windowing.windowsOf(event.timeMs);
+    const watermark = this.watermark;
+    let folded = false;
+    for (const start of starts) {
+      if (this.windowing.endOf(start) <= watermark) continue;
+      this.foldInto(start, event);
+      folded = true;
     }
-    for (const start of starts) this.foldInto(start, event);
+    if (!folded) return { kind: 'late', windowStart: starts.at(-1) ?? event.timeMs, watermark };
     const outOfOrder = event.timeMs < this.maxEventTime;
     this.maxEventTime = Math.max(this.maxEventTime, event.timeMs);
     return { kind: 'accepted', outOfOrder };
