@@ -89,7 +89,9 @@ describe('WindowedAggregation with sliding and accumulating windows', () => {
 
   it('final rows equal a brute-force GROUP BY over every window of the definition', () => {
     fc.assert(
-      fc.property(windows, events, fc.integer({ min: 0, max: 300 }), (window, raw, lateness) => {
+      fc.property(windows, events, fc.integer({ min: 0, max: 300 }), fc.boolean(), (window, raw, smallLateness, shuffled) => {
+        // Shuffled input needs a lateness covering its disorder (the whole 3-hour range) for nothing to be late.
+        const lateness = shuffled ? 4 * 3600 : smallLateness;
         const w = { ...window, latenessSeconds: lateness } as WindowSpec;
         const spec: RollupSpec = {
           ...cpuMem5min,
@@ -103,10 +105,10 @@ describe('WindowedAggregation with sliding and accumulating windows', () => {
           ],
         };
         validateSpec(spec);
-        // In time order, so nothing is late; lateness still delays closing.
+        // In time order, or shuffled within the lateness: nothing is late, lateness only delays closing.
         const sorted = [...raw].sort((x, y) => x.offset - y.offset);
         const agg = new WindowedAggregation(spec);
-        sorted.forEach((e, i) => {
+        (shuffled ? raw : sorted).forEach((e, i) => {
           const t = T0 + e.offset;
           expect(agg.add({ timeMs: t, values: { ip: e.host, pid: 1, cpu_usage_pct: e.cpu, mem_usage_pct: 0, mem_res: 0, timestamp: t } }, i).kind).toBe('accepted');
         });
@@ -128,6 +130,28 @@ describe('WindowedAggregation with sliding and accumulating windows', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('an event behind the watermark goes into those of its sliding windows still open, and is late only when none is', () => {
+    const spec: RollupSpec = {
+      ...cpuMem5min,
+      window: { kind: 'sliding', sizeSeconds: 600, slideSeconds: 300, latenessSeconds: 0 },
+      measures: [{ name: 'n', op: 'count', type: 'uint64', description: '' }],
+    };
+    const agg = new WindowedAggregation(spec);
+    const at = (min: number, offset: number) => {
+      const t = T0 + min * 60_000;
+      return agg.add({ timeMs: t, values: { ip: 'a', pid: 1, cpu_usage_pct: 1, mem_usage_pct: 1, mem_res: 1, timestamp: t } }, offset);
+    };
+    expect(at(12, 0).kind).toBe('accepted');
+    // 8 min is in [0, 10), closed by the watermark at 12, and in [5, 15), still open.
+    expect(at(8, 1)).toEqual({ kind: 'accepted', outOfOrder: true });
+    expect(at(3, 2)).toEqual({ kind: 'late', windowStart: T0, watermark: T0 + 12 * 60_000 });
+    const rows = agg.drain().rows.map((r) => [(r.windowStart - T0) / 60_000, r.measures['n']]);
+    expect(rows).toEqual([
+      [5, 2],
+      [10, 1],
+    ]);
   });
 
   it('an accumulating window publishes a growing total slot by slot, and restarts with the next period', () => {
