@@ -303,6 +303,13 @@ async function startFlowWorker(rt: Runtime): Promise<Stopper> {
     revisions: rt.getRevisions(),
     publishApi: (chain, operator) => publishFlowApi(dataService.apis, chain, operator),
   });
+  rt.checks.push({
+    name: 'flows',
+    check: async () => {
+      const waiting = worker.waitingForStore();
+      if (waiting.length > 0) throw new Error(`flows ${waiting.join(', ')} are waiting for their store to accept writes`);
+    },
+  });
   await worker.start();
   return () => worker.stop();
 }

@@ -54,6 +54,11 @@ export class FlowWorker {
     return new Map([...this.deployed].map(([id, d]) => [id, d.version]));
   }
 
+  /** Flows with a chain here whose store refuses writes (fetching paused until it accepts them). */
+  waitingForStore(): number[] {
+    return [...this.deployed].filter(([, d]) => d.runners.some((r) => r.status === 'waiting-for-store')).map(([id]) => id);
+  }
+
   async start(): Promise<void> {
     await this.follower.start();
   }
