@@ -30,6 +30,9 @@ export const ErrorCodes = {
   APP_DISABLED: 4301,
   IP_NOT_ALLOWED: 4302,
   NOT_GRANTED: 4303,
+  INVALID_FLOW_SQL: 5001,
+  INVALID_FLOW_GRAPH: 5002,
+  FLOW_STATE_CONFLICT: 5009,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCodes;
