@@ -1,37 +1,10 @@
 import type { EChartsCoreOption } from 'echarts/core';
+import type { CpuMemHostTrendRow, CpuMemTopHostRow, RegionOrderTotalRow, RegionOrderTrendRow } from '../../../sdk/src/index.js';
 
 /**
- * ECharts options from API rows: pure functions, so what each chart shows is
- * plain to read and test. Rows are in the shapes the built-in APIs answer.
+ * ECharts options from API rows (the SDK's types of the built-in APIs): pure
+ * functions, so what each chart shows is plain to read and test.
  */
-export interface HostTrendRow {
-  window_start: string;
-  max_cpu_usage_pct: number;
-  max_mem_usage_pct: number;
-  max_mem: number;
-}
-
-export interface TopHostRow {
-  ip: string;
-  max_cpu_usage_pct: number;
-  max_mem_usage_pct: number;
-  max_mem: number;
-  processes: number;
-}
-
-export interface RegionTotalRow {
-  order_region: string;
-  order_cnt: number;
-  order_total_revenue: number;
-}
-
-export interface RegionTrendRow {
-  window_start: string;
-  order_region: string;
-  order_cnt: number;
-  order_total_revenue: number;
-}
-
 const ACCENT = ['#37e2d5', '#5b8cff', '#ffb547', '#ff5a6e', '#a66bff', '#6be27a', '#ff8ad8', '#e2e237'];
 const AXIS = { axisLine: { lineStyle: { color: '#1d3a6e' } }, splitLine: { lineStyle: { color: '#13254a' } }, axisLabel: { color: '#7f93bd' } };
 const BASE = { backgroundColor: 'transparent', color: ACCENT, textStyle: { color: '#d6e2ff' }, animationDuration: 300, grid: { left: 56, right: 24, top: 28, bottom: 28 } };
@@ -44,7 +17,7 @@ export interface TimeRange {
 
 const timeAxis = (range: TimeRange) => ({ type: 'time', min: range.from, max: range.to, ...AXIS });
 
-export function hostLine(rows: readonly HostTrendRow[], metric: 'cpu' | 'mem', range: TimeRange): EChartsCoreOption {
+export function hostLine(rows: readonly CpuMemHostTrendRow[], metric: 'cpu' | 'mem', range: TimeRange): EChartsCoreOption {
   const cpu = metric === 'cpu';
   return {
     ...BASE,
@@ -82,7 +55,7 @@ export function hostLine(rows: readonly HostTrendRow[], metric: 'cpu' | 'mem', r
   };
 }
 
-export function topHostsBar(rows: readonly TopHostRow[]): EChartsCoreOption {
+export function topHostsBar(rows: readonly CpuMemTopHostRow[]): EChartsCoreOption {
   // Hottest at the top of a horizontal bar chart: ECharts draws category 0 at the bottom.
   const ordered = [...rows].reverse();
   return {
@@ -104,7 +77,7 @@ export function topHostsBar(rows: readonly TopHostRow[]): EChartsCoreOption {
 }
 
 /** Regions by revenue, largest at the top; `limit` of them (a city-level order table has dozens). */
-export function regionTotalsBar(rows: readonly RegionTotalRow[], limit = 12): EChartsCoreOption {
+export function regionTotalsBar(rows: readonly RegionOrderTotalRow[], limit = 12): EChartsCoreOption {
   const top = [...rows].sort((a, b) => b.order_total_revenue - a.order_total_revenue || a.order_region.localeCompare(b.order_region)).slice(0, limit);
   const ordered = top.reverse();
   return {
@@ -126,7 +99,7 @@ export function regionTotalsBar(rows: readonly RegionTotalRow[], limit = 12): EC
 }
 
 /** Revenue per 5-minute window, stacked by region: the `limit` largest regions of the range, the rest as "other". */
-export function regionTrendBars(rows: readonly RegionTrendRow[], range: TimeRange, limit = 7): EChartsCoreOption {
+export function regionTrendBars(rows: readonly RegionOrderTrendRow[], range: TimeRange, limit = 7): EChartsCoreOption {
   const revenue = new Map<string, number>();
   for (const r of rows) revenue.set(r.order_region, (revenue.get(r.order_region) ?? 0) + r.order_total_revenue);
   const named = [...revenue.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, limit).map(([region]) => region);

@@ -2,18 +2,9 @@ import { BarChart, LineChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
 import { init, use, type ECharts, type EChartsCoreOption } from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
-import {
-  hostLine,
-  pointCount,
-  regionTotalsBar,
-  regionTrendBars,
-  topHostsBar,
-  type HostTrendRow,
-  type RegionTotalRow,
-  type RegionTrendRow,
-  type TopHostRow,
-} from './charts.js';
-import { GatewayClient, GatewayError } from './gateway-client.js';
+import { hostLine, pointCount, regionTotalsBar, regionTrendBars, topHostsBar } from './charts.js';
+import type { RollgateClient } from '../../../sdk/src/index.js';
+import { answered, dashboardClient, openSession, signIn as signInWith } from './session.js';
 
 use([LineChart, BarChart, GridComponent, TooltipComponent, LegendComponent, CanvasRenderer]);
 
@@ -23,7 +14,8 @@ const MAX_BACKOFF_MS = 60_000;
 const TOP_N = 10;
 const HOSTS_LISTED = 50;
 
-const gateway = new GatewayClient();
+const base = window.location.origin;
+let gateway: RollgateClient;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const hostPicker = $<HTMLSelectElement>('host');
 const rangePicker = $<HTMLSelectElement>('range');
@@ -66,9 +58,9 @@ async function refresh(): Promise<boolean> {
   const now = Date.now();
   const range = { from: now - hours * 3_600_000, to: now + 5 * 60_000 };
   const from = new Date(range.from).toISOString();
-  const top = gateway.api<{ rows: TopHostRow[] }>('cpu-mem-top-hosts', { from, pageSize: HOSTS_LISTED });
-  const totals = gateway.api<{ rows: RegionTotalRow[] }>('region-order-totals', {});
-  const trend = gateway.api<{ rows: RegionTrendRow[] }>('region-order-trend', { from });
+  const top = gateway.page('cpu-mem-top-hosts', { from, pageSize: HOSTS_LISTED });
+  const totals = gateway.page('region-order-totals', {});
+  const trend = gateway.page('region-order-trend', { from });
   const results = await Promise.allSettled([
     top.then(async ({ rows }) => {
       draw('top-hosts', topHostsBar(rows.slice(0, TOP_N)));
@@ -79,7 +71,7 @@ async function refresh(): Promise<boolean> {
         draw('host-mem', hostLine([], 'mem', range));
         return;
       }
-      const series = await gateway.api<{ rows: HostTrendRow[] }>('cpu-mem-host-trend', { ip: host, from });
+      const series = await gateway.page('cpu-mem-host-trend', { ip: host, from });
       draw('host-cpu', hostLine(series.rows, 'cpu', range));
       draw('host-mem', hostLine(series.rows, 'mem', range));
     }),
@@ -90,7 +82,7 @@ async function refresh(): Promise<boolean> {
   results.forEach((r, i) => {
     if (r.status === 'rejected') for (const name of names[i] ?? []) failed(name, r.reason);
   });
-  const reached = results.some((r) => r.status === 'fulfilled' || r.reason instanceof GatewayError);
+  const reached = results.some((r) => r.status === 'fulfilled' || answered(r.reason));
   const time = new Date().toLocaleTimeString();
   if (!reached) return false;
   setStatus('polling', `polling · updated ${time}`);
@@ -143,7 +135,11 @@ hostPicker.addEventListener('change', () => {
 rangePicker.addEventListener('change', () => void tick());
 
 async function signIn(): Promise<void> {
-  if (await gateway.openSession().catch(() => false)) return;
+  const session = await openSession(base).catch(() => undefined);
+  if (session !== undefined) {
+    gateway = dashboardClient(base, session);
+    return;
+  }
   const dialog = $<HTMLDialogElement>('sign-in');
   const form = $<HTMLFormElement>('sign-in-form');
   const error = $<HTMLParagraphElement>('sign-in-error');
@@ -152,7 +148,7 @@ async function signIn(): Promise<void> {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       try {
-        await gateway.signIn($<HTMLInputElement>('app-code').value.trim());
+        gateway = dashboardClient(base, await signInWith(base, $<HTMLInputElement>('app-code').value.trim()));
         dialog.close();
         resolve();
       } catch (err) {
