@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { rollups } from '../aggregators/index.js';
 import { MemoryCache, RedisCache, type Cache } from './cache/cache.js';
 import { LocalRevisions, RedisRevisions, type RollupRevisions } from './cache/rollup-revisions.js';
+import { LocalLiveUpdates, RedisLiveUpdates, type LiveUpdates } from './live/live-updates.js';
 import { DuckDbClient, MySqlClient } from './dataservice/catalog/sql-client.js';
 import { REGION_ORDER_DUCKDB_DDL, builtinDataSources } from './dataservice/builtins.js';
 import { RegionOrdersStore } from './store/region-orders-store.js';
@@ -34,6 +35,7 @@ export class Runtime {
   private readonly stores = new Map<string, Promise<RollupStore>>();
   private cache: Cache | undefined;
   private revisions: RollupRevisions | undefined;
+  private live: LiveUpdates | undefined;
   private dataService: Promise<DataService> | undefined;
   private authRedis: Redis | undefined;
 
@@ -138,6 +140,19 @@ export class Runtime {
       this.track('revisions', () => revisions.close());
     }
     return this.revisions;
+  }
+
+  /** Live updates for GraphQL subscriptions: aggregators publish, gateways subscribe; Redis pub/sub, or in-process. */
+  getLiveUpdates(): LiveUpdates {
+    if (this.live === undefined) {
+      const live =
+        this.config.redis === undefined
+          ? new LocalLiveUpdates()
+          : new RedisLiveUpdates(this.config.redis.url, this.config.topicPrefix, this.logger.child({ component: 'live-updates' }));
+      this.live = live;
+      this.track('live updates', () => live.close());
+    }
+    return this.live;
   }
 
   /** The DataService layer, its catalog in MySQL when configured, else in the embedded DuckDB. */

@@ -1,4 +1,5 @@
 import type { RollupRevisions } from '../cache/rollup-revisions.js';
+import type { LivePublisher } from '../live/live-updates.js';
 import { decodeChange } from '../core/region-orders.js';
 import { ErrorCodes } from '../errors.js';
 import type { ConsumedBatch, LogConsumer, LogProducer, OutgoingMessage, TopicLog } from '../ingest/topic-log.js';
@@ -15,6 +16,8 @@ export interface RegionOrdersOptions {
   /** Prepended to the topics `orders` and `customers` and to the group `rollgate-region-orders`. */
   topicPrefix: string;
   revisions?: RollupRevisions;
+  /** Told which regions' totals each transaction moved, for GraphQL subscribers. */
+  live?: LivePublisher;
   /** Messages per store transaction. */
   chunk?: number;
 }
@@ -125,6 +128,11 @@ export class RegionOrdersRunner {
         for (const t of [REGION_ORDER_TABLES.totals, REGION_ORDER_TABLES.trend]) {
           await this.options.revisions.advanced(t).catch((err: unknown) => this.options.logger.warn({ err }, 'could not announce the write to gateways'));
         }
+      }
+      if (result.changedRegions.length > 0 && this.options.live !== undefined) {
+        await this.options.live
+          .regionTotalsChanged(result.changedRegions)
+          .catch((err: unknown) => this.options.logger.warn({ err }, 'could not tell subscribers the totals moved'));
       }
       await heartbeat().catch(() => undefined);
       if (result.taken > 0) {

@@ -1,4 +1,5 @@
 import type { RollupRevisions } from '../cache/rollup-revisions.js';
+import type { LivePublisher } from '../live/live-updates.js';
 import { createEventDecoder, messageKey, type DeadLetterReason } from '../core/event-schema.js';
 import { idleRaises } from '../core/idleness.js';
 import type { RollupSpec } from '../core/rollup-spec.js';
@@ -25,6 +26,8 @@ export interface AggregatorOptions {
   now?: () => number;
   /** Told after every write that changed rows, so gateways re-key cached results of this rollup. */
   revisions?: RollupRevisions;
+  /** Given the rows of every write, for GraphQL subscribers (one message per write). */
+  live?: LivePublisher;
 }
 
 export function deadLetterTopic(topic: string): string {
@@ -330,6 +333,10 @@ export class AggregatorRunner {
     if (write.rows.length > 0 && this.options.revisions !== undefined) {
       // Best effort: if the announcement is lost, cached pages of this rollup live until their TTL.
       await this.options.revisions.advanced(spec.sink.table).catch((err: unknown) => logger.warn({ err }, 'could not announce the write to gateways'));
+    }
+    if (write.rows.length > 0 && this.options.live !== undefined) {
+      // Best effort too: a subscriber misses this update, the store has it.
+      await this.options.live.rollupRows(spec.name, write.rows).catch((err: unknown) => logger.warn({ err }, 'could not publish the rows to subscribers'));
     }
     metrics.windowsClosed.inc(this.labels, write.windowsClosed);
     if (this.state === 'waiting-for-store') {

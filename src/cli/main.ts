@@ -228,6 +228,7 @@ async function startGateway(
     dataService: await rt.getDataService(),
     redis: await rt.getAuthRedis(),
     monitor: rt.getMonitorCollector(),
+    live: rt.getLiveUpdates(),
   });
   await app.listen({ host: rt.config.http.host, port: rt.config.http.port });
   const base = baseUrl(rt, app.server.address());
@@ -276,6 +277,7 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
     idleMs: rt.config.aggregator.idleMs,
     topicPrefix: rt.config.topicPrefix,
     revisions: rt.getRevisions(),
+    live: rt.getLiveUpdates(),
   });
   rt.checks.push({
     name: `aggregator ${spec.name}`,
@@ -330,6 +332,7 @@ async function startRegionOrders(rt: Runtime): Promise<Stopper> {
     metrics: rt.metrics,
     topicPrefix: rt.config.topicPrefix,
     revisions: rt.getRevisions(),
+    live: rt.getLiveUpdates(),
   });
   rt.checks.push({
     name: `aggregator ${regionOrders.name}`,
@@ -357,6 +360,7 @@ async function startEmbeddedOrders(rt: Runtime, ratePerSecond: number): Promise<
     metrics: rt.metrics,
     topicPrefix: rt.config.topicPrefix,
     revisions: rt.getRevisions(),
+    live: rt.getLiveUpdates(),
   });
   await runner.start();
   const producer = await log.producer();

@@ -58,7 +58,7 @@ export class DuckDbRegionOrdersStore implements RegionOrdersSink {
     const last = messages.at(-1);
     const resumeAt = await this.storedOffset(groupId, topic, partition);
     const fresh = messages.filter((m) => m.offset >= resumeAt);
-    if (last === undefined || fresh.length === 0) return { taken: 0, applied: 0, duplicates: 0, nextOffset: resumeAt, changedResults: false };
+    if (last === undefined || fresh.length === 0) return { taken: 0, applied: 0, duplicates: 0, nextOffset: resumeAt, changedResults: false, changedRegions: [] };
     const changes = fresh.flatMap((m) => (m.change === undefined ? [] : [m.change]));
     await this.conn.run('BEGIN TRANSACTION');
     try {
@@ -103,7 +103,7 @@ export class DuckDbRegionOrdersStore implements RegionOrdersSink {
       await this.conn.run(`DELETE FROM ${REGION_ORDER_TABLES.offsets} WHERE group_id = $1 AND topic = $2 AND "partition" = $3`, [groupId, topic, partition]);
       await this.conn.run(`INSERT INTO ${REGION_ORDER_TABLES.offsets} VALUES ($1, $2, $3, $4)`, [groupId, topic, partition, BigInt(nextOffset)]);
       await this.conn.run('COMMIT');
-      return { taken: fresh.length, applied: outcome.applied, duplicates: outcome.duplicates, nextOffset, changedResults: outcome.totals.size > 0 || outcome.trend.size > 0 };
+      return { taken: fresh.length, applied: outcome.applied, duplicates: outcome.duplicates, nextOffset, changedResults: outcome.totals.size > 0 || outcome.trend.size > 0, changedRegions: [...outcome.totals.keys()] };
     } catch (err) {
       await this.conn.run('ROLLBACK');
       throw err;

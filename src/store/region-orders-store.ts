@@ -90,6 +90,8 @@ export interface ApplyResult {
   nextOffset: number;
   /** Whether the totals or the trend moved. */
   changedResults: boolean;
+  /** The regions whose totals moved. */
+  changedRegions: string[];
 }
 
 /** What the runner needs of a sink: MySQL for real, DuckDB embedded (src/store/duckdb-region-orders-store.ts). */
@@ -148,7 +150,7 @@ export class RegionOrdersStore implements RegionOrdersSink {
   /** Applies one partition's messages (ascending offsets) and moves its offset, in one transaction. */
   async apply(groupId: string, topic: string, partition: number, messages: readonly OffsetChange[]): Promise<ApplyResult> {
     const last = messages.at(-1);
-    if (last === undefined) return { taken: 0, applied: 0, duplicates: 0, nextOffset: 0, changedResults: false };
+    if (last === undefined) return { taken: 0, applied: 0, duplicates: 0, nextOffset: 0, changedResults: false, changedRegions: [] };
     let conn: PoolConnection;
     try {
       conn = await this.pool.getConnection();
@@ -174,7 +176,7 @@ export class RegionOrdersStore implements RegionOrdersSink {
       const fresh = messages.filter((m) => m.offset >= resumeAt);
       if (fresh.length === 0) {
         await conn.rollback();
-        return { taken: 0, applied: 0, duplicates: 0, nextOffset: resumeAt, changedResults: false };
+        return { taken: 0, applied: 0, duplicates: 0, nextOffset: resumeAt, changedResults: false, changedRegions: [] };
       }
       const changes = fresh.flatMap((m) => (m.change === undefined ? [] : [m.change]));
       const outcome = applyChanges(await this.loadPrior(conn, changes), changes);
@@ -201,6 +203,7 @@ export class RegionOrdersStore implements RegionOrdersSink {
         duplicates: outcome.duplicates,
         nextOffset,
         changedResults: outcome.totals.size > 0 || outcome.trend.size > 0,
+        changedRegions: [...outcome.totals.keys()],
       };
     } catch (err) {
       await conn.rollback().catch(() => undefined);

@@ -1,0 +1,120 @@
+import { createPubSub } from '@graphql-yoga/subscription';
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { Redis } from 'ioredis';
+import type { PubSub } from 'type-graphql';
+import { REGION_TOTALS_TOPIC, rollupRowsTopic, rowsMessages } from '../core/live-messages.js';
+import type { RollupRow } from '../core/windowed-aggregation.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * Live updates for GraphQL subscriptions. Aggregators (often other processes)
+ * publish what they wrote; every gateway subscribes and relays it to its
+ * WebSocket clients. With Redis the messages cross Redis pub/sub, so every
+ * gateway instance delivers every update; embedded, they stay in the process.
+ *
+ * Best effort by design: a subscriber sees the updates published while it is
+ * subscribed, and the stores stay the truth (a query reads what it missed).
+ */
+export interface LivePublisher {
+  /** One write's rows; one message per write, cut only when it is large (see rowsMessages). */
+  rollupRows(rollup: string, rows: readonly RollupRow[]): Promise<void>;
+  /** The regions whose order totals one transaction moved. */
+  regionTotalsChanged(regions: readonly string[]): Promise<void>;
+}
+
+export interface LiveUpdates extends LivePublisher {
+  /** What type-graphql's @Subscription resolvers listen on. */
+  readonly pubSub: PubSub;
+  close(): Promise<void>;
+}
+
+/** In one process: the embedded mode, where the aggregators run beside the gateway. */
+export class LocalLiveUpdates implements LiveUpdates {
+  readonly pubSub = createPubSub();
+
+  async rollupRows(rollup: string, rows: readonly RollupRow[]): Promise<void> {
+    // Through JSON as over Redis, so subscribers see the same shapes either way.
+    for (const message of rowsMessages(rollup, rows)) this.pubSub.publish(rollupRowsTopic(rollup), JSON.parse(message) as unknown);
+  }
+
+  async regionTotalsChanged(regions: readonly string[]): Promise<void> {
+    this.pubSub.publish(REGION_TOTALS_TOPIC, { regions: [...regions] });
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Over Redis pub/sub. Channels are `rollgate:live:<TOPIC_PREFIX><topic>`, so
+ * deployments (or tests) sharing a Redis do not hear each other, as they do
+ * not share topics. Publishing uses a plain connection and awaits each
+ * publish; the subscriber connection is opened on the first subscription.
+ */
+export class RedisLiveUpdates implements LiveUpdates {
+  private readonly commands: Redis;
+  private subscriber: Redis | undefined;
+  private readonly channelPrefix: string;
+  readonly pubSub: PubSub;
+
+  constructor(url: string, topicPrefix: string, private readonly logger: Logger) {
+    this.channelPrefix = `rollgate:live:${topicPrefix}`;
+    this.commands = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+    this.commands.on('error', (err: Error) => this.logger.warn({ err: { message: err.message } }, 'redis (live updates) error'));
+    let inner: ReturnType<typeof createPubSub> | undefined;
+    const channel = (topic: string) => this.channelPrefix + topic;
+    // Gateways only subscribe; aggregators publish through rollupRows/regionTotalsChanged, which await Redis.
+    this.pubSub = {
+      publish: (topic: string, payload: unknown) => {
+        this.publish(channel(topic), JSON.stringify(payload ?? null)).catch((err: unknown) => this.logger.warn({ err }, 'could not publish a live update'));
+      },
+      subscribe: (topic: string) => {
+        inner ??= createPubSub({ eventTarget: this.eventTarget() });
+        return inner.subscribe(channel(topic));
+      },
+    };
+  }
+
+  async rollupRows(rollup: string, rows: readonly RollupRow[]): Promise<void> {
+    for (const message of rowsMessages(rollup, rows)) await this.publish(this.channelPrefix + rollupRowsTopic(rollup), message);
+  }
+
+  async regionTotalsChanged(regions: readonly string[]): Promise<void> {
+    await this.publish(this.channelPrefix + REGION_TOTALS_TOPIC, JSON.stringify({ regions }));
+  }
+
+  async close(): Promise<void> {
+    this.subscriber?.disconnect();
+    this.commands.disconnect();
+  }
+
+  private async publish(channel: string, message: string): Promise<void> {
+    if (this.commands.status === 'wait') await this.commands.connect();
+    await this.commands.publish(channel, message);
+  }
+
+  /**
+   * The Redis event target of graphql-yoga, given a subscriber connection that
+   * resubscribes after a reconnect (ioredis does) and a parser that turns a
+   * malformed message into null instead of throwing inside ioredis.
+   */
+  private eventTarget(): ReturnType<typeof createRedisEventTarget> {
+    const subscriber = this.commands.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.subscriber = subscriber;
+    subscriber.on('error', (err: Error) => this.logger.warn({ err: { message: err.message } }, 'redis (live subscription) error'));
+    return createRedisEventTarget({
+      publishClient: this.commands,
+      subscribeClient: subscriber,
+      serializer: {
+        stringify: (value: unknown) => JSON.stringify(value),
+        parse: (text: string): unknown => {
+          try {
+            return JSON.parse(text) as unknown;
+          } catch {
+            this.logger.warn('ignored a malformed live update');
+            return null;
+          }
+        },
+      },
+    });
+  }
+}
