@@ -94,6 +94,7 @@ const EnvSchema = z.object({
   API_MAX_PAGE_SIZE: intInRange(1, 100_000, 2000),
   API_MAX_ROWS: intInRange(1, 1_000_000, 2000),
   API_TIMEOUT_MS: intInRange(100, 600_000, 10_000),
+  GRAPHQL_WS_MAX_SUBSCRIPTIONS: intInRange(1, 1000, 20),
   ROLLGATE_ADMIN_TOKEN: z
     .string()
     .optional()
@@ -185,6 +186,8 @@ export interface Config {
   cache: { ttlMs: number; rollupTtlMs: number; l1TtlMs: number };
   /** maxRows caps an API without pagination; timeoutMs is the default per-API query timeout. */
   api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number };
+  /** GraphQL subscriptions over WebSocket (graphql-ws): operations one connection may hold open at once. */
+  graphqlWs: { maxSubscriptions: number };
   /** The bearer token of /admin; unset disables the admin API. */
   admin: { token: string | undefined };
   /** Encrypts data source passwords and app secrets at rest; unset outside production means a fixed development key. */
@@ -279,6 +282,7 @@ export function loadConfig(
       maxRows: e.API_MAX_ROWS,
       timeoutMs: e.API_TIMEOUT_MS,
     },
+    graphqlWs: { maxSubscriptions: e.GRAPHQL_WS_MAX_SUBSCRIPTIONS },
     admin: { token: e.ROLLGATE_ADMIN_TOKEN },
     secrets: { masterKey: e.ROLLGATE_MASTER_KEY },
     aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS, idleMs: e.AGGREGATOR_IDLE_MS, metricsPort: e.METRICS_PORT },

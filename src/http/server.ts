@@ -25,6 +25,8 @@ import type { MonitorCollector } from '../ingest/monitor/collector.js';
 import { registerMonitorRoutes } from './monitor-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerFlowRoutes } from './flow-routes.js';
+import { LocalLiveUpdates, type LiveUpdates } from '../live/live-updates.js';
+import { registerGraphQLWs } from './graphql-ws.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -36,6 +38,8 @@ export interface GatewayDeps {
   redis?: Redis | undefined;
   /** The browser monitor collector at /monitor/upload; absent, the route is not served. */
   monitor?: MonitorCollector;
+  /** What GraphQL subscriptions listen to (Redis pub/sub across instances); absent, an in-process one (embedded). */
+  live?: LiveUpdates | undefined;
 }
 
 /** Largest request body accepted (POST API parameters, admin definitions); beyond it, 413. */
@@ -87,7 +91,8 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   const { apis, dataSources, cache, appRegistry, tokens } = deps.dataService;
   const nonces = new NonceStore(deps.redis, 'rollgate:nonce:', 2 * TIMESTAMP_WINDOW_MS, logger.child({ component: 'nonces' }));
   const limiter = new AppRateLimiter(deps.redis, 'rollgate:rl:');
-  registerHttpAuth(app, { authenticator: new Authenticator(appRegistry, nonces, limiter, tokens), tokens, bodyLimit: BODY_LIMIT_BYTES });
+  const authenticator = new Authenticator(appRegistry, nonces, limiter, tokens);
+  registerHttpAuth(app, { authenticator, tokens, bodyLimit: BODY_LIMIT_BYTES });
   registerHealthRoutes(app, deps.checks, () => [
     ...(nonces.degraded ? ['nonces: per process (redis unreachable)'] : []),
     ...(limiter.degraded ? ['rate limits: per process (redis unreachable)'] : []),
@@ -99,8 +104,9 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   await registerFlowRoutes(app, deps.dataService.flows);
   app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
+  const schema = await buildGraphQLSchema({ pubSub: (deps.live ?? new LocalLiveUpdates()).pubSub });
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: await buildGraphQLSchema(),
+    schema,
     formatError: formatGraphQLError,
     includeStacktraceInErrorResponses: config.env !== 'production',
     introspection: config.env !== 'production',
@@ -110,6 +116,14 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     context: async (request) => ({ apis, cache, limits: config.api, requestId: request.id, principal: request.principal }),
+  });
+  registerGraphQLWs(app, {
+    schema: () => schema,
+    authenticator,
+    context: (principal, requestId) => ({ apis, cache, limits: config.api, requestId, principal }),
+    maxSubscriptions: config.graphqlWs.maxSubscriptions,
+    trustedProxies: config.auth.trustedProxies,
+    logger: logger.child({ component: 'graphql-ws' }),
   });
 
   await registerDashboardRoutes(app, { tokens, appRegistry, sessionAppKey: config.dashboard.appKey });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { rollups } from '../../aggregators/index.js';
 import { MemoryCache } from '../../src/cache/cache.js';
 import { LocalRevisions } from '../../src/cache/rollup-revisions.js';
+import { LocalLiveUpdates } from '../../src/live/live-updates.js';
 import { loadConfig } from '../../src/config.js';
 import { DuckDbClient } from '../../src/dataservice/catalog/sql-client.js';
 import { builtinDataSources } from '../../src/dataservice/builtins.js';
@@ -51,10 +52,11 @@ export async function testGateway(
   checks: DependencyCheck[] = [],
   env: Record<string, string> = {},
   logger: Logger = silentLogger,
-): Promise<FastifyInstance & { revisions: LocalRevisions }> {
+): Promise<FastifyInstance & { revisions: LocalRevisions; live: LocalLiveUpdates }> {
   const config = loadConfig({ CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', ROLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent', ...TEST_APP_ENV, ...env });
   const metrics = new Metrics({ defaultMetrics: false });
   const revisions = new LocalRevisions();
+  const live = new LocalLiveUpdates();
   const catalog = await DuckDbClient.open(store.database);
   const dataService = await createDataService({
     config,
@@ -73,13 +75,14 @@ export async function testGateway(
     checks,
     metrics,
     dataService,
+    live,
   });
   app.addHook('onClose', async () => {
     await dataService.close();
     await catalog.close();
   });
   await app.ready();
-  return Object.assign(app, { revisions });
+  return Object.assign(app, { revisions, live });
 }
 
 export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
