@@ -120,6 +120,22 @@ export class Metrics {
     help: 'Wall clock minus the commit time of the newest change written',
     registers: [this.registry],
   });
+  readonly wsConnections = new Gauge({
+    name: 'rollgate_graphql_ws_connections',
+    help: 'Open GraphQL WebSocket connections whose app authenticated',
+    registers: [this.registry],
+  });
+  readonly wsSubscriptions = new Gauge({
+    name: 'rollgate_graphql_ws_subscriptions',
+    help: 'Subscriptions running on GraphQL WebSocket connections',
+    registers: [this.registry],
+  });
+  readonly wsRefused = new Counter({
+    name: 'rollgate_graphql_ws_refused_total',
+    help: 'GraphQL WebSocket connections refused at connection_init, by error code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'rollgate_' });

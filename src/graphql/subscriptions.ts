@@ -37,6 +37,7 @@ export class LiveResolver {
     @Root() payload: unknown,
     @Arg('filter', () => CpuMemFilter, { nullable: true, description: 'By host (ip), process (pid), window start in [from, to), or final rows only' }) filter?: CpuMemFilter,
   ): CpuMemRollup[] {
+    overWebSocket(payload);
     return cpuMemRows(payload, filter).map(toCpuMemRollup);
   }
 
@@ -57,7 +58,15 @@ export class LiveResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('region', () => String, { nullable: true }) region?: string,
   ): Promise<RegionOrderTotal[]> {
+    overWebSocket(payload);
     return currentTotals(payload, ctx, region ?? undefined);
+  }
+}
+
+/** Over HTTP a subscription would run once as a query, with no event: say where it is served instead of answering empty. */
+function overWebSocket(payload: unknown): void {
+  if (payload === undefined || payload === null) {
+    throw new RollgateError('METHOD_NOT_ALLOWED', 'subscriptions are served over WebSocket (graphql-ws, subprotocol graphql-transport-ws) at /graphql');
   }
 }
 

@@ -10,6 +10,7 @@ import { ErrorCodes, RollgateError, toRollgateError, type ErrorCode } from '../e
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/format-error.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 
 /** Largest message a client may send (a subscribe with its query and variables); ws closes with 1009 beyond it. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -31,6 +32,7 @@ export interface GraphQLWsOptions {
   /** TRUSTED_PROXIES: only these peers' X-Forwarded-For names the client address (as for HTTP). */
   trustedProxies: readonly string[];
   logger: Logger;
+  metrics: Metrics;
 }
 
 interface Extra {
@@ -38,6 +40,8 @@ interface Extra {
   request: IncomingMessage;
   connectionId: string;
   principal?: Principal;
+  /** Operations of this connection that are running subscriptions (counted in the metrics). */
+  running: Set<string>;
 }
 
 type WsContext = Context<Record<string, unknown> | undefined, Extra>;
@@ -58,18 +62,22 @@ type WsContext = Context<Record<string, unknown> | undefined, Extra>;
  *   the query limits apply. At most `maxSubscriptions` per connection.
  */
 export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOptions): void {
-  const { logger } = options;
+  const { logger, metrics } = options;
   const trust = proxyAddr.compile([...options.trustedProxies]);
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, handleProtocols });
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
     connectionInitWaitTimeout: 3000,
     onConnect: async (ctx) => {
+      const ip = proxyAddr(ctx.extra.request, trust);
       try {
-        ctx.extra.principal = await options.authenticator.authenticate(authRequest(ctx, proxyAddr(ctx.extra.request, trust)), { allowJwt: true });
+        ctx.extra.principal = await options.authenticator.authenticate(authRequest(ctx, ip), { allowJwt: true });
+        metrics.wsConnections.inc();
         return true;
       } catch (err) {
         const error = toRollgateError(err);
-        if (error.code === 'INTERNAL') logger.error({ err }, 'graphql-ws authentication failed');
+        metrics.wsRefused.inc({ code: error.code });
+        if (error.code === 'INTERNAL') logger.error({ err, ip }, 'graphql-ws authentication failed');
+        else logger.info({ code: error.code, ip, connection: ctx.extra.connectionId }, 'graphql-ws connection refused');
         ctx.extra.socket.close(closeCodeOf(error.code), closeReason(error));
         return false;
       }
@@ -105,12 +113,26 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
         contextValue: options.context(principal, `${ctx.extra.connectionId}/${id}`),
       };
     },
+    onOperation: (ctx, id, _payload, _args, result) => {
+      if (isAsyncIterable(result)) {
+        ctx.extra.running.add(id);
+        metrics.wsSubscriptions.inc();
+      }
+      return undefined;
+    },
+    // Called however a running subscription ends: completed by the client, failed, or its connection closed.
+    onComplete: (ctx, id) => {
+      if (ctx.extra.running.delete(id)) metrics.wsSubscriptions.dec();
+    },
+    onDisconnect: () => {
+      metrics.wsConnections.dec();
+    },
     onNext: (_ctx, _id, _payload, _args, result) => (result.errors === undefined ? undefined : { ...result, errors: result.errors.map(formatWsError) }),
     onError: (_ctx, _id, _payload, errors) => errors.map(formatWsError),
   });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const extra: Extra = { socket, request, connectionId: randomUUID() };
+    const extra: Extra = { socket, request, connectionId: randomUUID(), running: new Set() };
     socket.once('error', (err) => {
       logger.warn({ err: { message: err.message }, connection: extra.connectionId }, 'graphql-ws socket error');
       socket.close(CLOSE_INTERNAL, 'INTERNAL: socket error');
@@ -214,6 +236,10 @@ function closeReason(error: RollgateError): string {
   let out = text.replace(/[^\x20-\x7e]/g, '?');
   if (out.length > 123) out = `${out.slice(0, 120)}...`;
   return out;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function refusal(code: ErrorCode, message: string): GraphQLError {

@@ -124,6 +124,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     maxSubscriptions: config.graphqlWs.maxSubscriptions,
     trustedProxies: config.auth.trustedProxies,
     logger: logger.child({ component: 'graphql-ws' }),
+    metrics: deps.metrics,
   });
 
   await registerDashboardRoutes(app, { tokens, appRegistry, sessionAppKey: config.dashboard.appKey });

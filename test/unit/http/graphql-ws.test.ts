@@ -208,3 +208,28 @@ describe('bad input', () => {
     expect(status).toBe(404);
   });
 });
+
+describe('beside HTTP', () => {
+  it('answers a subscription sent over HTTP with METHOD_NOT_ALLOWED, not an empty result', async () => {
+    for (const query of ['subscription { cpuMemWindows { ip } }', 'subscription { regionOrderTotalsChanged { region } }']) {
+      const res = await app.inject({ method: 'POST', url: '/graphql', headers: { ...auth, 'content-type': 'application/json' }, payload: { query } });
+      expect(res.json()).toMatchObject({ data: null, errors: [{ extensions: { code: 'METHOD_NOT_ALLOWED' } }] });
+    }
+  });
+
+  it('counts connections, running subscriptions and refusals in /metrics, back to zero once closed', async () => {
+    const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await app.inject({ url: '/metrics' })).body)?.[1]);
+    const client = wsClient(base, auth);
+    const sub = collect(client, WINDOWS);
+    await publishUntilReceived(sub, [row(0, '10.0.0.1', 1, 1, false)]);
+    expect(await metric('rollgate_graphql_ws_connections')).toBeGreaterThanOrEqual(1);
+    expect(await metric('rollgate_graphql_ws_subscriptions')).toBeGreaterThanOrEqual(1);
+    expect(await metric('rollgate_graphql_ws_refused_total\\{code="UNAUTHENTICATED"\\}')).toBeGreaterThanOrEqual(2);
+    await client.dispose();
+    for (;;) {
+      const [connections, subscriptions] = [await metric('rollgate_graphql_ws_connections'), await metric('rollgate_graphql_ws_subscriptions')];
+      if (connections === 0 && subscriptions === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+});
