@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
@@ -128,6 +129,8 @@ describe('cpuMemWindows through Kafka, the aggregator and ClickHouse', () => {
   it('delivers partial rows of the host asked for on both gateways, as stored in ClickHouse, then the final row', async () => {
     const subs = gateways.map((g) => collect<{ cpuMemWindows: Window[] }>(client(g), WINDOWS, { filter: { ip: IP } }));
     const finals = collect<{ cpuMemWindows: Window[] }>(client(gateways[1]!), WINDOWS, { filter: { ip: IP, finalOnly: true } });
+    // Whoever else publishes on the channel cannot break a gateway: malformed messages are dropped.
+    const redis = new Redis(stack.REDIS_URL);
     let t = W0 + 1000;
     await produceUntil(
       'a partial row on both gateways',
@@ -138,6 +141,13 @@ describe('cpuMemWindows through Kafka, the aggregator and ClickHouse', () => {
       },
       () => subs.every((s) => s.results.length > 0),
     );
+
+    // Both gateways listen now: junk, then one more sample, which must still arrive.
+    for (const junk of ['not json', '{"rollup":1}', '{"rollup":"cpu-mem-5min","rows":[{"windowStart":"x"}]}', '']) {
+      await redis.publish(`rollgate:live:${prefix}rollup-rows:cpu-mem-5min`, junk);
+    }
+    redis.disconnect();
+    await sample(IP, t);
 
     const ours = produced.filter((p) => p.ip === IP);
     for (const sub of subs) {
@@ -158,6 +168,9 @@ describe('cpuMemWindows through Kafka, the aggregator and ClickHouse', () => {
     const all = ours.length;
     const last = (s: (typeof subs)[number]) => s.results.at(-1)?.data?.cpuMemWindows.at(-1);
     await waitFor('the rows of every sample on both gateways', async () => (subs.every((s) => last(s)?.samples === all) ? true : undefined), 60_000);
+    for (const gateway of [processes[2]!, processes[3]!]) {
+      await waitFor('the gateway to log the malformed message', async () => (gateway.output().includes('ignored a malformed live update') ? true : undefined));
+    }
     const stored = await ch.rows<Record<string, unknown>>(sql`
       SELECT ip, pid, mem, cpu_usage_pct, samples, final FROM ${qualified(database, 'cpu_mem_5min')} FINAL WHERE ip = ${IP}`);
     expect(stored.map((r) => ({ ip: r['ip'], pid: Number(r['pid']), mem: Number(r['mem']), cpuUsagePct: Number(r['cpu_usage_pct']), samples: Number(r['samples']), final: Number(r['final']) === 1 }))).toEqual([
