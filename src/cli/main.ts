@@ -247,7 +247,7 @@ async function startGateway(
             `  app      appKey ${options.demoApp.appKey}  appSecret ${options.demoApp.appSecret}`,
             `           Authorization: APPCODE ${options.demoApp.appCode}`,
           ]),
-      `  GraphQL  ${base}/graphql`,
+      `  GraphQL  ${base}/graphql   subscriptions: ${base.replace(/^http/, 'ws')}/graphql (graphql-ws)`,
       `  monitor  ${base}/monitor/upload (GET or POST; browser snippet: sdk/dist/monitor.js)`,
       `  OpenAPI  ${base}/openapi.json`,
       rt.config.admin.token === undefined
