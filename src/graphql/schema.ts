@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import { createPubSub } from '@graphql-yoga/subscription';
 import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
+import { LocalLiveUpdates } from '../live/live-updates.js';
 import { RegionOrderResolver } from './region-order-resolver.js';
 import { RollupResolver } from './rollup-resolver.js';
 import { LiveResolver } from './subscriptions.js';
@@ -20,5 +20,5 @@ const HEADER = '# Generated from src/graphql by `npm run schema`; do not edit. A
 /** The SDL checked in as schema/schema.graphql. */
 export async function printGraphQLSchema(): Promise<string> {
   // Printing only: nothing is ever published to this in-process pub/sub.
-  return HEADER + printSchema(await buildGraphQLSchema({ pubSub: createPubSub() })) + '\n';
+  return HEADER + printSchema(await buildGraphQLSchema({ pubSub: new LocalLiveUpdates().pubSub })) + '\n';
 }

@@ -1,5 +1,5 @@
-import { createPubSub } from '@graphql-yoga/subscription';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import { Redis } from 'ioredis';
 import type { PubSub } from 'type-graphql';
 import { REGION_TOTALS_TOPIC, rollupRowsTopic, rowsMessages } from '../core/live-messages.js';
@@ -28,9 +28,39 @@ export interface LiveUpdates extends LivePublisher {
   close(): Promise<void>;
 }
 
+/**
+ * Updates a subscriber may fall behind (a client reading slowly) before the
+ * oldest are dropped. Without a bound, graphql-yoga's pub/sub queues pushes
+ * until the 1025th throws inside the event dispatch, which kills the process.
+ */
+export const SUBSCRIBER_BUFFER = 256;
+
+/** What both event targets (Node's, and graphql-yoga's over Redis) offer. */
+interface Target {
+  addEventListener(type: string, listener: (event: CustomEvent) => void): void;
+  removeEventListener(type: string, listener: (event: CustomEvent) => void): void;
+}
+
+/** One subscriber's stream of a topic, with its own sliding buffer. */
+function listen(target: Target, topic: string): AsyncIterable<unknown> {
+  return new Repeater<unknown>((push, stop) => {
+    const listener = (event: CustomEvent) => {
+      void push(event.detail as unknown);
+    };
+    target.addEventListener(topic, listener);
+    void stop.then(() => target.removeEventListener(topic, listener));
+  }, new SlidingBuffer(SUBSCRIBER_BUFFER));
+}
+
 /** In one process: the embedded mode, where the aggregators run beside the gateway. */
 export class LocalLiveUpdates implements LiveUpdates {
-  readonly pubSub = createPubSub();
+  private readonly target = new EventTarget();
+  readonly pubSub: PubSub = {
+    publish: (topic: string, payload: unknown) => {
+      this.target.dispatchEvent(new CustomEvent(topic, { detail: payload }));
+    },
+    subscribe: (topic: string) => listen(this.target as Target, topic),
+  };
 
   async rollupRows(rollup: string, rows: readonly RollupRow[]): Promise<void> {
     // Through JSON as over Redis, so subscribers see the same shapes either way.
@@ -60,7 +90,7 @@ export class RedisLiveUpdates implements LiveUpdates {
     this.channelPrefix = `rollgate:live:${topicPrefix}`;
     this.commands = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
     this.commands.on('error', (err: Error) => this.logger.warn({ err: { message: err.message } }, 'redis (live updates) error'));
-    let inner: ReturnType<typeof createPubSub> | undefined;
+    let target: Target | undefined;
     const channel = (topic: string) => this.channelPrefix + topic;
     // Gateways only subscribe; aggregators publish through rollupRows/regionTotalsChanged, which await Redis.
     this.pubSub = {
@@ -68,8 +98,8 @@ export class RedisLiveUpdates implements LiveUpdates {
         this.publish(channel(topic), JSON.stringify(payload ?? null)).catch((err: unknown) => this.logger.warn({ err }, 'could not publish a live update'));
       },
       subscribe: (topic: string) => {
-        inner ??= createPubSub({ eventTarget: this.eventTarget() });
-        return inner.subscribe(channel(topic));
+        target ??= this.eventTarget();
+        return listen(target, channel(topic));
       },
     };
   }
@@ -97,7 +127,7 @@ export class RedisLiveUpdates implements LiveUpdates {
    * resubscribes after a reconnect (ioredis does) and a parser that turns a
    * malformed message into null instead of throwing inside ioredis.
    */
-  private eventTarget(): ReturnType<typeof createRedisEventTarget> {
+  private eventTarget(): Target {
     const subscriber = this.commands.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber = subscriber;
     subscriber.on('error', (err: Error) => this.logger.warn({ err: { message: err.message } }, 'redis (live subscription) error'));

@@ -80,10 +80,13 @@ beforeAll(async () => {
   pool = mysql.createPool({ uri: stack.MYSQL_URL, connectionLimit: 2 });
   processes.push(startRollgate(['aggregate', 'cpu-mem-5min'], env));
   processes.push(startRollgate(['aggregate', 'region-orders'], env));
+  // One after the other: two gateways creating the bootstrap app in a fresh catalog at once can collide on its key.
   const a = startRollgate(['serve'], env);
+  processes.push(a);
+  const first = await a.url();
   const b = startRollgate(['serve'], env);
-  processes.push(a, b);
-  gateways = [await a.url(), await b.url()];
+  processes.push(b);
+  gateways = [first, await b.url()];
 });
 
 afterAll(async () => {
