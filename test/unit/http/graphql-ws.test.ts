@@ -33,7 +33,8 @@ let ungrantedCode: string;
 beforeAll(async () => {
   store = await DuckDbStore.open(':memory:');
   await store.ensureTable(cpuMem5min);
-  app = await testGateway(store, [], { GRAPHQL_WS_MAX_SUBSCRIPTIONS: '2' });
+  // 127.0.0.1 is a trusted proxy here, so X-Forwarded-For on the upgrade names the client (as over HTTP).
+  app = await testGateway(store, [], { GRAPHQL_WS_MAX_SUBSCRIPTIONS: '2', TRUSTED_PROXIES: '127.0.0.1' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const created = await app.inject({ method: 'POST', url: '/admin/apps', headers: adminHeaders, payload: { name: 'shop-only', grants: ['group:shop'] } });
@@ -88,6 +89,26 @@ describe('connection auth', () => {
     const { appKey, appCode } = created.json().data as { appKey: string; appCode: string };
     await app.inject({ method: 'POST', url: `/admin/apps/${appKey}/disable`, headers: adminHeaders });
     expect(await refusal({ Authorization: `APPCODE ${appCode}` })).toMatchObject({ code: 4403, reason: expect.stringMatching(/^APP_DISABLED: /) });
+  });
+
+  it("applies the app's IP allowlist to the client address, X-Forwarded-For only from a trusted proxy", async () => {
+    const created = await app.inject({ method: 'POST', url: '/admin/apps', headers: adminHeaders, payload: { name: 'office', grants: ['group:rollups'], ipAllowlist: ['10.1.2.0/24'] } });
+    const code = created.json().data.appCode as string;
+    const connect = (forwardedFor: string | undefined) =>
+      new Promise<Closed | 'acknowledged'>((resolve) => {
+        const ws = new WebSocket(`${base.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', forwardedFor === undefined ? {} : { headers: { 'x-forwarded-for': forwardedFor } });
+        ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `APPCODE ${code}` } })));
+        ws.on('message', (data) => {
+          if ((JSON.parse(String(data)) as { type: string }).type === 'connection_ack') {
+            resolve('acknowledged');
+            ws.close();
+          }
+        });
+        ws.once('close', (closeCode, reason) => resolve({ code: closeCode, reason: reason.toString() }));
+      });
+    expect(await connect('10.1.2.3')).toBe('acknowledged');
+    expect(await connect(undefined)).toEqual({ code: 4403, reason: 'IP_NOT_ALLOWED: calls from 127.0.0.1 are not allowed for this app' });
+    expect(await connect('10.9.9.9')).toMatchObject({ code: 4403 });
   });
 
   it('accepts a bearer token from /auth/token', async () => {
