@@ -132,7 +132,7 @@ export class Metrics {
   });
   readonly wsRefused = new Counter({
     name: 'rollgate_graphql_ws_refused_total',
-    help: 'GraphQL WebSocket connections refused at connection_init, by error code',
+    help: 'GraphQL WebSocket connections refused at connection_init, or closed once their credentials no longer held, by error code',
     labelNames: ['code'],
     registers: [this.registry],
   });

@@ -26,6 +26,11 @@ export interface Principal {
 export interface AuthOptions {
   /** Bearer tokens are accepted (not for /auth/token itself, so a token cannot renew itself forever). */
   allowJwt: boolean;
+  /**
+   * Counts the call against the app's rate limit (default). Off to re-check the credentials of a
+   * connection already open (a GraphQL WebSocket), which is no new call.
+   */
+  consumeRateLimit?: boolean;
 }
 
 /**
@@ -75,7 +80,7 @@ export class Authenticator {
     if (!app.allowlist.allows(req.ip)) {
       throw new RollgateError('IP_NOT_ALLOWED', `calls from ${req.ip} are not allowed for this app`, { headerMessage: 'Invalid Client IP' });
     }
-    await this.limiter.consume(app.record.appKey, app.record.rateLimit);
+    if (options.consumeRateLimit !== false) await this.limiter.consume(app.record.appKey, app.record.rateLimit);
     return { appKey: app.record.appKey, grants: app.record.grants, via };
   }
 

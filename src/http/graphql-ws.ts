@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type Context } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Authenticator, Principal } from '../auth/authenticator.js';
+import type { AuthRequest, Authenticator, Principal } from '../auth/authenticator.js';
 import { ErrorCodes, RollgateError, toRollgateError, type ErrorCode } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/format-error.js';
@@ -40,6 +40,8 @@ interface Extra {
   request: IncomingMessage;
   connectionId: string;
   principal?: Principal;
+  /** The credentials it opened with, checked again before every event and on every keepalive tick. */
+  credentials?: AuthRequest;
   /** Operations of this connection that are running subscriptions (counted in the metrics). */
   running: Set<string>;
 }
@@ -70,15 +72,13 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
     onConnect: async (ctx) => {
       const ip = proxyAddr(ctx.extra.request, trust);
       try {
-        ctx.extra.principal = await options.authenticator.authenticate(authRequest(ctx, ip), { allowJwt: true });
+        const credentials = authRequest(ctx, ip);
+        ctx.extra.principal = await options.authenticator.authenticate(credentials, { allowJwt: true });
+        ctx.extra.credentials = credentials;
         metrics.wsConnections.inc();
         return true;
       } catch (err) {
-        const error = toRollgateError(err);
-        metrics.wsRefused.inc({ code: error.code });
-        if (error.code === 'INTERNAL') logger.error({ err, ip }, 'graphql-ws authentication failed');
-        else logger.info({ code: error.code, ip, connection: ctx.extra.connectionId }, 'graphql-ws connection refused');
-        ctx.extra.socket.close(closeCodeOf(error.code), closeReason(error));
+        refuse(ctx.extra, err, 'graphql-ws connection refused');
         return false;
       }
     },
@@ -127,9 +127,32 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
     onDisconnect: () => {
       metrics.wsConnections.dec();
     },
-    onNext: (_ctx, _id, _payload, _args, result) => (result.errors === undefined ? undefined : { ...result, errors: result.errors.map(formatWsError) }),
+    onNext: async (ctx, _id, _payload, _args, result) => {
+      // Nothing more for an app disabled, rotated or out of its allowlist, or a token expired, since the connection opened.
+      await recheck(ctx.extra);
+      return result.errors === undefined ? undefined : { ...result, errors: result.errors.map(formatWsError) };
+    },
     onError: (_ctx, _id, _payload, errors) => errors.map(formatWsError),
   });
+
+  /** Closes the connection with the code and reason of an authentication failure. */
+  function refuse(extra: Extra, err: unknown, what: string): void {
+    const error = toRollgateError(err);
+    metrics.wsRefused.inc({ code: error.code });
+    if (error.code === 'INTERNAL') logger.error({ err, connection: extra.connectionId }, 'graphql-ws authentication failed');
+    else logger.info({ code: error.code, appKey: extra.principal?.appKey, connection: extra.connectionId }, what);
+    extra.socket.close(closeCodeOf(error.code), closeReason(error));
+  }
+
+  /** The credentials of an open connection, checked again (no rate limit: no new call); closes the connection when they no longer hold. */
+  async function recheck(extra: Extra): Promise<void> {
+    if (extra.credentials === undefined || extra.socket.readyState !== extra.socket.OPEN) return;
+    try {
+      await options.authenticator.authenticate(extra.credentials, { allowJwt: true, consumeRateLimit: false });
+    } catch (err) {
+      refuse(extra, err, 'graphql-ws connection closed: its credentials no longer hold');
+    }
+  }
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const extra: Extra = { socket, request, connectionId: randomUUID(), running: new Set() };
@@ -140,6 +163,7 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
     let pongWait: NodeJS.Timeout | undefined;
     const keepAlive = setInterval(() => {
       if (socket.readyState !== socket.OPEN) return;
+      void recheck(extra);
       pongWait = setTimeout(() => socket.terminate(), KEEPALIVE_MS);
       socket.once('pong', () => clearTimeout(pongWait));
       socket.ping();
@@ -193,7 +217,7 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
 }
 
 /** What authentication sees of a WebSocket: the credentials of connection_init, or of the upgrade request. */
-function authRequest(ctx: WsContext, ip: string): Parameters<Authenticator['authenticate']>[0] {
+function authRequest(ctx: WsContext, ip: string): AuthRequest {
   const params = ctx.connectionParams ?? {};
   const fromParams = Object.entries(params).find(([k, v]) => k.toLowerCase() === 'authorization' && typeof v === 'string')?.[1] as string | undefined;
   const upgrade = ctx.extra.request.headers;

@@ -119,6 +119,28 @@ describe('connection auth', () => {
     await client.dispose();
   });
 
+  it('closes an open connection once its app is disabled or its appCode rotated', async () => {
+    for (const [action, code, reason] of [
+      ['disable', 4403, /^APP_DISABLED: /],
+      ['rotate', 4401, /^UNAUTHENTICATED: unknown appCode/],
+    ] as const) {
+      const created = await app.inject({ method: 'POST', url: '/admin/apps', headers: adminHeaders, payload: { name: `to-${action}`, grants: ['group:rollups'] } });
+      const { appKey, appCode } = created.json().data as { appKey: string; appCode: string };
+      let closed: Closed | undefined;
+      const client = wsClient(base, { Authorization: `APPCODE ${appCode}` }, (c) => (closed = c));
+      const sub = collect(client, WINDOWS);
+      await publishUntilReceived(sub, [row(0, '10.0.0.1', 1, 10, false)]);
+      expect((await app.inject({ method: 'POST', url: `/admin/apps/${appKey}/${action}`, headers: adminHeaders })).statusCode).toBe(200);
+      const seen = sub.results.length;
+      while (closed === undefined) {
+        await app.live.rollupRows(cpuMem5min.name, [row(0, '10.0.0.1', 1, 11, false)]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(closed).toMatchObject({ code, reason: expect.stringMatching(reason) });
+      expect(sub.results).toHaveLength(seen);
+    }
+  });
+
   it('refuses a subscription the app is not granted with NOT_GRANTED', async () => {
     const client = wsClient(base, { Authorization: `APPCODE ${ungrantedCode}` });
     const sub = collect(client, WINDOWS);
