@@ -55,10 +55,11 @@ type WsContext = Context<Record<string, unknown> | undefined, Extra>;
  * `ws` here rather than through its `useServer`, so failures reach our logger
  * and refusals carry our error codes.
  *
- * - The app authenticates once, in connection_init (`{"Authorization": "APPCODE …"}`
+ * - The app authenticates in connection_init (`{"Authorization": "APPCODE …"}`
  *   or `"Bearer …"`; the upgrade request's Authorization header also counts).
  *   A refusal closes the socket: 4401 unauthenticated, 4403 disabled or IP not
- *   allowed, 4429 rate limited; the reason reads `<CODE>: <problem>`.
+ *   allowed, 4429 rate limited; the reason reads `<CODE>: <problem>`. The same
+ *   credentials are checked again before each event and on each keepalive.
  * - Grants are checked per subscription (NOT_GRANTED as a GraphQL error).
  * - Only subscriptions travel here: queries and mutations go over HTTP, where
  *   the query limits apply. At most `maxSubscriptions` per connection.

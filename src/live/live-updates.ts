@@ -1,4 +1,3 @@
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import { Redis } from 'ioredis';
 import type { PubSub } from 'type-graphql';
@@ -35,16 +34,18 @@ export interface LiveUpdates extends LivePublisher {
  */
 export const SUBSCRIBER_BUFFER = 256;
 
-/** What both event targets (Node's, and graphql-yoga's over Redis) offer. */
+type Listener = (event: CustomEvent) => void;
+
+/** What both event targets (Node's in one process, RedisEventTarget across them) offer. */
 interface Target {
-  addEventListener(type: string, listener: (event: CustomEvent) => void): void;
-  removeEventListener(type: string, listener: (event: CustomEvent) => void): void;
+  addEventListener(type: string, listener: Listener): void;
+  removeEventListener(type: string, listener: Listener): void;
 }
 
 /** One subscriber's stream of a topic, with its own sliding buffer. */
 function listen(target: Target, topic: string): AsyncIterable<unknown> {
   return new Repeater<unknown>((push, stop) => {
-    const listener = (event: CustomEvent) => {
+    const listener: Listener = (event) => {
       void push(event.detail as unknown);
     };
     target.addEventListener(topic, listener);
@@ -122,29 +123,61 @@ export class RedisLiveUpdates implements LiveUpdates {
     await this.commands.publish(channel, message);
   }
 
-  /**
-   * The Redis event target of graphql-yoga, given a subscriber connection that
-   * resubscribes after a reconnect (ioredis does) and a parser that turns a
-   * malformed message into null instead of throwing inside ioredis.
-   */
+  /** The subscriber connection, opened on the first subscription; ioredis resubscribes after a reconnect. */
   private eventTarget(): Target {
     const subscriber = this.commands.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber = subscriber;
     subscriber.on('error', (err: Error) => this.logger.warn({ err: { message: err.message } }, 'redis (live subscription) error'));
-    return createRedisEventTarget({
-      publishClient: this.commands,
-      subscribeClient: subscriber,
-      serializer: {
-        stringify: (value: unknown) => JSON.stringify(value),
-        parse: (text: string): unknown => {
-          try {
-            return JSON.parse(text) as unknown;
-          } catch {
-            this.logger.warn('ignored a malformed live update');
-            return null;
-          }
-        },
-      },
+    return new RedisEventTarget(subscriber, this.logger);
+  }
+}
+
+/**
+ * Redis channels as an event target: one Redis subscription per channel while
+ * it has listeners, each message parsed once and dispatched to all of them.
+ * (graphql-yoga's redis-event-target does this too, but leaves its subscribe
+ * and unsubscribe promises unhandled, and a rejected one, e.g. on shutdown,
+ * kills a Node process; it also throws on a message that is not JSON.)
+ */
+class RedisEventTarget implements Target {
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly logger: Logger,
+  ) {
+    subscriber.on('message', (channel: string, message: string) => {
+      const listeners = this.listeners.get(channel);
+      if (listeners === undefined) return;
+      let detail: unknown;
+      try {
+        detail = JSON.parse(message) as unknown;
+      } catch {
+        this.logger.warn({ channel }, 'ignored a malformed live update');
+        return;
+      }
+      const event = new CustomEvent(channel, { detail });
+      for (const listener of listeners) listener(event);
     });
+  }
+
+  addEventListener(channel: string, listener: Listener): void {
+    let listeners = this.listeners.get(channel);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.listeners.set(channel, listeners);
+      this.subscriber.subscribe(channel).catch((err: unknown) => this.logger.warn({ err, channel }, 'redis subscribe failed'));
+    }
+    listeners.add(listener);
+  }
+
+  removeEventListener(channel: string, listener: Listener): void {
+    const listeners = this.listeners.get(channel);
+    if (listeners === undefined || !listeners.delete(listener) || listeners.size > 0) return;
+    this.listeners.delete(channel);
+    // A closed connection has no subscriptions left to end.
+    if (this.subscriber.status === 'ready') {
+      this.subscriber.unsubscribe(channel).catch((err: unknown) => this.logger.debug({ err, channel }, 'redis unsubscribe failed'));
+    }
   }
 }
