@@ -243,3 +243,19 @@ describe('auth at connection', () => {
     }
   });
 });
+
+describe('shutdown', () => {
+  it('a gateway that stops closes its subscribers with 1001 and exits cleanly', async () => {
+    const closed = new Promise<Closed>((resolve) => {
+      const sub = collect(client(gateways[1]!, auth, resolve), WINDOWS);
+      void sub.done.catch(() => undefined);
+    });
+    // Wait until the connection is acknowledged (the metric counts it), then stop the process.
+    await waitFor('the connection to open', async () => {
+      const text = await (await fetch(`${gateways[1]}/metrics`)).text();
+      return /^rollgate_graphql_ws_connections [1-9]/m.test(text) ? true : undefined;
+    });
+    expect(await processes[3]!.stop()).toBe(0);
+    expect((await closed).code).toBe(1001);
+  });
+});
