@@ -20,6 +20,8 @@ const KEEPALIVE_MS = 12_000;
 const CLOSE_UNAUTHENTICATED = CloseCode.Unauthorized; // 4401
 const CLOSE_FORBIDDEN = CloseCode.Forbidden; // 4403
 const CLOSE_RATE_LIMITED = 4429;
+/** Not 4401: graphql-ws clients give up on 4401, but retry this one, calling connectionParams again for a fresh token. */
+const CLOSE_TOKEN_EXPIRED = 4419;
 const CLOSE_INTERNAL = CloseCode.InternalServerError; // 4500
 
 export interface GraphQLWsOptions {
@@ -57,8 +59,9 @@ type WsContext = Context<Record<string, unknown> | undefined, Extra>;
  *
  * - The app authenticates in connection_init (`{"Authorization": "APPCODE …"}`
  *   or `"Bearer …"`; the upgrade request's Authorization header also counts).
- *   A refusal closes the socket: 4401 unauthenticated, 4403 disabled or IP not
- *   allowed, 4429 rate limited; the reason reads `<CODE>: <problem>`. The same
+ *   A refusal closes the socket: 4401 unauthenticated, 4419 token expired,
+ *   4403 disabled or IP not allowed, 4429 rate limited; the reason reads
+ *   `<CODE>: <problem>`. The same
  *   credentials are checked again before each event and on each keepalive.
  * - Grants are checked per subscription (NOT_GRANTED as a GraphQL error).
  * - Only subscriptions travel here: queries and mutations go over HTTP, where
@@ -243,6 +246,7 @@ function authRequest(ctx: WsContext, ip: string): AuthRequest {
 }
 
 function closeCodeOf(code: ErrorCode): number {
+  if (code === 'TOKEN_EXPIRED') return CLOSE_TOKEN_EXPIRED;
   switch (ErrorCodes[code].httpStatus) {
     case 401:
       return CLOSE_UNAUTHENTICATED;

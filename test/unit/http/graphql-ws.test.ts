@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { cpuMem5min } from '../../../aggregators/cpu-mem-5min.js';
 import type { RollupRow } from '../../../src/core/windowed-aggregation.js';
@@ -24,6 +25,10 @@ const row = (minutes: number, ip: string, pid: number, cpu: number, final: boole
 
 const WINDOWS = `subscription($filter: CpuMemFilter) { cpuMemWindows(filter: $filter) { windowStart ip pid cpuUsagePct samples final } }`;
 const auth = { Authorization: `APPCODE ${TEST_APP.appCode}` };
+const JWT_SECRET = 'graphql-ws-test-secret-0123456789abcdef';
+/** A token of TEST_APP that expires at `expSeconds` (epoch seconds). */
+const tokenUntil = (expSeconds: number) =>
+  jwt.sign({ exp: expSeconds }, JWT_SECRET, { algorithm: 'HS256', keyid: 't1', issuer: 'rollgate', audience: 'rollgate-api', subject: TEST_APP.appKey });
 
 let store: DuckDbStore;
 let app: Awaited<ReturnType<typeof testGateway>>;
@@ -34,7 +39,11 @@ beforeAll(async () => {
   store = await DuckDbStore.open(':memory:');
   await store.ensureTable(cpuMem5min);
   // 127.0.0.1 is a trusted proxy here, so X-Forwarded-For on the upgrade names the client (as over HTTP).
-  app = await testGateway(store, [], { GRAPHQL_WS_MAX_SUBSCRIPTIONS: '2', TRUSTED_PROXIES: '127.0.0.1' });
+  app = await testGateway(store, [], {
+    GRAPHQL_WS_MAX_SUBSCRIPTIONS: '2',
+    TRUSTED_PROXIES: '127.0.0.1',
+    ROLLGATE_JWT_KEYS: JSON.stringify([{ kid: 't1', secret: JWT_SECRET }]),
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const created = await app.inject({ method: 'POST', url: '/admin/apps', headers: adminHeaders, payload: { name: 'shop-only', grants: ['group:shop'] } });
@@ -140,6 +149,26 @@ describe('connection auth', () => {
       expect(sub.results).toHaveLength(seen);
     }
   });
+
+  it('closes 4419 (which clients retry) for a token expired at connection or since', async () => {
+    expect(await refusal({ Authorization: `Bearer ${tokenUntil(Math.floor(Date.now() / 1000) - 1)}` })).toMatchObject({
+      code: 4419,
+      reason: expect.stringMatching(/^TOKEN_EXPIRED: /),
+    });
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    let closed: Closed | undefined;
+    const client = wsClient(base, { Authorization: `Bearer ${tokenUntil(exp)}` }, (c) => (closed = c));
+    const sub = collect(client, WINDOWS);
+    await publishUntilReceived(sub, [row(0, '10.0.0.1', 1, 10, false)]);
+    expect(closed).toBeUndefined();
+    // Events keep coming until the token has expired; the first after that closes the connection instead.
+    while (closed === undefined) {
+      await app.live.rollupRows(cpuMem5min.name, [row(0, '10.0.0.1', 1, 11, false)]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
+    expect(closed).toMatchObject({ code: 4419, reason: expect.stringMatching(/^TOKEN_EXPIRED: /) });
+  }, 15_000);
 
   it('refuses a subscription the app is not granted with NOT_GRANTED', async () => {
     const client = wsClient(base, { Authorization: `APPCODE ${ungrantedCode}` });
