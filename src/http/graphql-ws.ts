@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance } from 'fastify';
-import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, parse, validate, visit, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type Context } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthRequest, Authenticator, Principal } from '../auth/authenticator.js';
@@ -14,6 +14,13 @@ import type { Metrics } from '../metrics.js';
 
 /** Largest message a client may send (a subscribe with its query and variables); ws closes with 1009 beyond it. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
+/**
+ * Fields (aliases included) one subscription document may select: every event
+ * resolves each of them for every row, so thousands of aliases of one field
+ * would multiply the work of each update. The subscription types are flat; a
+ * real selection needs a few dozen at most.
+ */
+const MAX_FIELDS = 100;
 /** A client that does not answer a ping within this long is dropped, so dead peers do not hold subscriptions. */
 const KEEPALIVE_MS = 12_000;
 /** Close codes of refused connections, in graphql-ws's 4xxx range: the reason names the error code and the problem. */
@@ -97,6 +104,9 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
       } catch (err) {
         return [err instanceof GraphQLError ? err : refusal('INVALID_PARAMETER', 'the query does not parse')];
       }
+      let fields = 0;
+      visit(document, { Field: () => void (fields += 1) });
+      if (fields > MAX_FIELDS) return [refusal('INVALID_PARAMETER', `a subscription may select at most ${MAX_FIELDS} fields (aliases included); this one selects ${fields}`)];
       const schema = options.schema();
       const errors = validate(schema, document);
       if (errors.length > 0) return errors;

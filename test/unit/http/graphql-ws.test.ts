@@ -236,6 +236,9 @@ describe('bad input', () => {
     expect(await errorOf('s')).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'INVALID_PARAMETER' } }] });
     send({ id: 'u', type: 'subscribe', payload: { query: 'subscription { nope }' } });
     expect(await errorOf('u')).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'INVALID_PARAMETER' } }] });
+    const aliases = Array.from({ length: 150 }, (_, i) => `a${i}: ip`).join(' ');
+    send({ id: 'al', type: 'subscribe', payload: { query: `subscription { cpuMemWindows { ${aliases} } }` } });
+    expect(await errorOf('al')).toMatchObject({ type: 'error', payload: [{ message: expect.stringMatching(/at most 100 fields/), extensions: { code: 'INVALID_PARAMETER' } }] });
     send({ id: 'v', type: 'subscribe', payload: { query: WINDOWS, variables: { filter: { pid: 'x' } } } });
     expect(await errorOf('v')).toMatchObject({ type: 'next', payload: { errors: [{ extensions: { code: 'INVALID_PARAMETER' } }] } });
     // The limit is 2 here (GRAPHQL_WS_MAX_SUBSCRIPTIONS).
