@@ -170,7 +170,7 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const extra: Extra = { socket, request, connectionId: randomUUID(), running: new Set() };
-    socket.once('error', (err) => {
+    socket.on('error', (err) => {
       logger.warn({ err: { message: err.message }, connection: extra.connectionId }, 'graphql-ws socket error');
       socket.close(CLOSE_INTERNAL, 'INTERNAL: socket error');
     });
@@ -214,6 +214,8 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
   });
 
   app.server.on('upgrade', (request: IncomingMessage, socket, head: Buffer) => {
+    // An upgraded socket is ours: a reset peer must not raise an unhandled 'error'.
+    socket.on('error', (err: Error) => logger.debug({ err: { message: err.message } }, 'upgrade socket error'));
     const path = (request.url ?? '').split('?')[0]?.replace(/\/$/, '');
     if (path !== '/graphql') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
@@ -268,6 +268,23 @@ describe('bad input', () => {
     const { ws, closed } = await rawSocket();
     ws.send('x'.repeat(70 * 1024));
     expect((await closed).code).toBe(1009); // message too big
+    const client = wsClient(base, auth);
+    const sub = collect(client, WINDOWS);
+    await publishUntilReceived(sub, [row(0, '10.0.0.1', 1, 1, false)]);
+    await client.dispose();
+  });
+
+  it('survives peers that reset the connection in the middle of an upgrade', async () => {
+    const { port } = app.server.address() as AddressInfo;
+    for (const path of ['/elsewhere', '/graphql']) {
+      for (let i = 0; i < 20; i++) {
+        const socket = connect(port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n`);
+        socket.resetAndDestroy();
+      }
+    }
     const client = wsClient(base, auth);
     const sub = collect(client, WINDOWS);
     await publishUntilReceived(sub, [row(0, '10.0.0.1', 1, 1, false)]);
