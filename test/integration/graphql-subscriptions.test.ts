@@ -115,17 +115,22 @@ async function sample(ip: string, t: number): Promise<void> {
  * events are produced until `done` says every subscriber has what it waits for.
  */
 async function produceUntil(what: string, produce: () => Promise<void>, done: () => boolean): Promise<void> {
-  await waitFor(
-    what,
-    async () => {
-      if (done()) return true;
-      await produce();
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      return undefined;
-    },
-    90_000,
-    0,
-  );
+  try {
+    await waitFor(
+      what,
+      async () => {
+        if (done()) return true;
+        await produce();
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        return undefined;
+      },
+      90_000,
+      0,
+    );
+  } catch (err) {
+    // What the processes said is what tells why.
+    throw new Error(`${String(err)}\n${processes.map((p, i) => `--- process ${i}:\n${p.output().slice(-3000)}`).join('\n')}`);
+  }
 }
 
 describe('cpuMemWindows through Kafka, the aggregator and ClickHouse', () => {
