@@ -94,6 +94,11 @@ const EnvSchema = z.object({
   API_MAX_PAGE_SIZE: intInRange(1, 100_000, 2000),
   API_MAX_ROWS: intInRange(1, 1_000_000, 2000),
   API_TIMEOUT_MS: intInRange(100, 600_000, 10_000),
+  GRAPHQL_MAX_DEPTH: intInRange(2, 100, 10),
+  GRAPHQL_MAX_ALIASES: intInRange(1, 1000, 30),
+  GRAPHQL_MAX_COST: intInRange(10, 1_000_000, 5000),
+  GRAPHQL_MAX_TOKENS: intInRange(100, 1_000_000, 10_000),
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   ROLLGATE_ADMIN_TOKEN: z
     .string()
     .optional()
@@ -185,6 +190,11 @@ export interface Config {
   cache: { ttlMs: number; rollupTtlMs: number; l1TtlMs: number };
   /** maxRows caps an API without pagination; timeoutMs is the default per-API query timeout. */
   api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number };
+  /**
+   * /graphql limits: selection depth, aliases and cost (graphql-armor's weights) per operation, lexical tokens
+   * per document; introspection is on unless production (or GRAPHQL_INTROSPECTION says otherwise).
+   */
+  graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; introspection: boolean };
   /** The bearer token of /admin; unset disables the admin API. */
   admin: { token: string | undefined };
   /** Encrypts data source passwords and app secrets at rest; unset outside production means a fixed development key. */
@@ -278,6 +288,13 @@ export function loadConfig(
       maxPageSize: e.API_MAX_PAGE_SIZE,
       maxRows: e.API_MAX_ROWS,
       timeoutMs: e.API_TIMEOUT_MS,
+    },
+    graphql: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : e.GRAPHQL_INTROSPECTION === 'true',
     },
     admin: { token: e.ROLLGATE_ADMIN_TOKEN },
     secrets: { masterKey: e.ROLLGATE_MASTER_KEY },

@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { RollgateError, toRollgateError } from '../errors.js';
-import type { GraphQLContext } from '../graphql/context.js';
-import { formatGraphQLError } from '../graphql/format-error.js';
-import { buildGraphQLSchema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
 import { failure } from './envelope.js';
 import type { Metrics } from '../metrics.js';
@@ -25,6 +19,7 @@ import type { MonitorCollector } from '../ingest/monitor/collector.js';
 import { registerMonitorRoutes } from './monitor-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerFlowRoutes } from './flow-routes.js';
+import { registerGraphQL } from './graphql-route.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -87,7 +82,12 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   const { apis, dataSources, cache, appRegistry, tokens } = deps.dataService;
   const nonces = new NonceStore(deps.redis, 'rollgate:nonce:', 2 * TIMESTAMP_WINDOW_MS, logger.child({ component: 'nonces' }));
   const limiter = new AppRateLimiter(deps.redis, 'rollgate:rl:');
-  registerHttpAuth(app, { authenticator: new Authenticator(appRegistry, nonces, limiter, tokens), tokens, bodyLimit: BODY_LIMIT_BYTES });
+  registerHttpAuth(app, {
+    authenticator: new Authenticator(appRegistry, nonces, limiter, tokens),
+    tokens,
+    adminToken: config.admin.token,
+    bodyLimit: BODY_LIMIT_BYTES,
+  });
   registerHealthRoutes(app, deps.checks, () => [
     ...(nonces.degraded ? ['nonces: per process (redis unreachable)'] : []),
     ...(limiter.degraded ? ['rate limits: per process (redis unreachable)'] : []),
@@ -99,17 +99,10 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   await registerFlowRoutes(app, deps.dataService.flows);
   app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
-  const apollo = new ApolloServer<GraphQLContext>({
-    schema: await buildGraphQLSchema(),
-    formatError: formatGraphQLError,
-    includeStacktraceInErrorResponses: config.env !== 'production',
-    introspection: config.env !== 'production',
-    plugins: [fastifyApolloDrainPlugin(app), ...(config.env === 'production' ? [ApolloServerPluginLandingPageDisabled()] : [])],
-  });
-  await apollo.start();
-  await app.register(fastifyApollo(apollo), {
-    path: '/graphql',
-    context: async (request) => ({ apis, cache, limits: config.api, requestId: request.id, principal: request.principal }),
+  await registerGraphQL(app, {
+    config,
+    logger,
+    services: { apis, cache, dataSources, apps: appRegistry, limits: config.api },
   });
 
   await registerDashboardRoutes(app, { tokens, appRegistry, sessionAppKey: config.dashboard.appKey });

@@ -1,0 +1,87 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { GatewayInterface } from '@apollo/server-gateway-interface';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import { printSchema } from 'graphql';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import { createContext, type ContextServices, type GraphQLContext } from '../graphql/context.js';
+import { formatGraphQLError } from '../graphql/format-error.js';
+import { limitRules } from '../graphql/limits.js';
+import { LiveSchema } from '../graphql/live-schema.js';
+import { buildGraphQLSchema } from '../graphql/schema.js';
+import type { Logger } from '../logger.js';
+
+/** How long an automatic persisted query is remembered after its last registration. */
+const APQ_TTL_SECONDS = 24 * 3600;
+
+/**
+ * GraphQL over HTTP at /graphql (GET and POST; application/graphql-response+json
+ * and application/json), served by Apollo Server, which passes graphql-http's
+ * compliance audit. The schema is the LiveSchema's current one: Apollo takes
+ * it through its gateway interface, which exists to swap schemas without a
+ * restart. Limits run as validation rules, before anything executes.
+ */
+export async function registerGraphQL(
+  app: FastifyInstance,
+  deps: { config: Config; logger: Logger; services: ContextServices },
+): Promise<LiveSchema> {
+  const { config } = deps;
+  const live = new LiveSchema(await buildGraphQLSchema(), deps.services.apis, deps.logger.child({ component: 'graphql' }));
+  const production = config.env === 'production';
+  const apollo = new ApolloServer<GraphQLContext>({
+    gateway: liveGateway(live),
+    formatError: formatGraphQLError,
+    includeStacktraceInErrorResponses: !production,
+    introspection: config.graphql.introspection,
+    validationRules: limitRules(config.graphql),
+    parseOptions: { maxTokens: config.graphql.maxTokens },
+    // One operation per request: an array of operations would multiply every limit by its length.
+    allowBatchedHttpRequests: false,
+    // Automatic persisted queries, in Apollo's bounded in-process cache: a client whose hash another instance does
+    // not know gets PERSISTED_QUERY_NOT_FOUND and sends the query once more.
+    persistedQueries: { ttl: APQ_TTL_SECONDS },
+    plugins: [fastifyApolloDrainPlugin(app), legacyJsonStatus(), ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],
+  });
+  await apollo.start();
+  app.addHook('onClose', async () => live.stop());
+  await app.register(fastifyApollo(apollo), {
+    path: '/graphql',
+    context: async (request) => createContext(deps.services, { requestId: request.id, principal: request.principal, admin: request.admin }),
+  });
+  return live;
+}
+
+/** LiveSchema as Apollo's gateway: Apollo executes on the schema itself (no executor) and follows its changes. */
+function liveGateway(live: LiveSchema): GatewayInterface {
+  return {
+    load: async () => ({ executor: null }),
+    onSchemaLoadOrUpdate: (callback) => {
+      const announce = (schema: ReturnType<LiveSchema['current']>) => callback({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
+      announce(live.current());
+      return live.onChange(announce);
+    },
+    stop: async () => live.stop(),
+  };
+}
+
+/**
+ * GraphQL over HTTP: a client that accepts only application/json (the legacy
+ * media type) SHOULD get 200 for a request error (parse, validation, variable
+ * coercion), since intermediaries cannot tell those from transport errors.
+ * Apollo answers 400 there; application/graphql-response+json keeps the 400.
+ */
+function legacyJsonStatus(): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart({ request }) {
+      const accept = request.http?.headers.get('accept') ?? '';
+      if (accept.includes('application/graphql-response+json')) return;
+      return {
+        async willSendResponse({ response }) {
+          const body = response.body;
+          if (response.http.status === 400 && body.kind === 'single' && body.singleResult.data === undefined) response.http.status = 200;
+        },
+      };
+    },
+  };
+}
