@@ -61,11 +61,10 @@ export function sliceConnection(args: ConnectionArgs, total: number, scope: stri
   const first = pageCount('first', args.first, limits.maxPageSize);
   const last = pageCount('last', args.last, limits.maxPageSize);
   // ApplyCursorsToEdges
-  let cutStart = 0;
-  let cutEnd = total;
-  if (args.after !== undefined && args.after !== null) cutStart = Math.min(total, decodeCursor(scope, args.after, 'after') + 1);
-  if (args.before !== undefined && args.before !== null) cutEnd = Math.min(cutEnd, decodeCursor(scope, args.before, 'before'));
-  if (cutEnd < cutStart) cutEnd = cutStart;
+  const afterEnd = args.after !== undefined && args.after !== null ? Math.min(total, decodeCursor(scope, args.after, 'after') + 1) : 0;
+  const beforeStart = args.before !== undefined && args.before !== null ? Math.min(total, decodeCursor(scope, args.before, 'before')) : total;
+  const cutStart = afterEnd;
+  const cutEnd = Math.max(cutStart, beforeStart);
   const cut = cutEnd - cutStart;
 
   const head = first ?? (last === undefined ? limits.defaultPageSize : undefined);
@@ -76,8 +75,8 @@ export function sliceConnection(args: ConnectionArgs, total: number, scope: stri
 
   // HasPreviousPage and HasNextPage as the spec defines them; the optional "efficiently determine" branches are
   // exact here, since positions are known.
-  const hasPreviousPage = last !== undefined ? cut > last : args.after !== undefined && args.after !== null ? cutStart > 0 : false;
-  const hasNextPage = head !== undefined ? cut > head : args.before !== undefined && args.before !== null ? cutEnd < total : false;
+  const hasPreviousPage = last !== undefined ? cut > last : args.after !== undefined && args.after !== null ? afterEnd > 0 : false;
+  const hasNextPage = head !== undefined ? cut > head : args.before !== undefined && args.before !== null ? beforeStart < total : false;
   return { start, end, hasPreviousPage, hasNextPage };
 }
 

@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ErrorCodes, RollgateError, type ErrorCode } from '../errors.js';
 import { isTokenLimitError, TOO_COMPLEX } from './limits.js';
 
@@ -25,7 +25,7 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
   const given = formatted.extensions?.['code'];
   // Apollo's own request errors (parse, validation, bad variables, batching) and the limits are the client's fault.
   if (typeof given === 'string' && given !== 'INTERNAL_SERVER_ERROR') {
-    const code = clientCode(given, formatted.message);
+    const code = clientCode(refusedAs(error) ?? given, formatted.message);
     return {
       message: formatted.message,
       ...(formatted.locations === undefined ? {} : { locations: formatted.locations }),
@@ -37,6 +37,14 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
     ...(formatted.path === undefined ? {} : { path: formatted.path }),
     extensions: { code: 'INTERNAL', errCode: ErrorCodes.INTERNAL.errCode },
   };
+}
+
+/** Apollo re-wraps validation errors under its own code; the limits' code stays on the original. */
+function refusedAs(error: unknown): string | undefined {
+  for (let e: unknown = error, hops = 0; e instanceof GraphQLError && hops < 3; e = e.originalError, hops++) {
+    if (e.extensions['code'] === TOO_COMPLEX) return TOO_COMPLEX;
+  }
+  return undefined;
 }
 
 function clientCode(apolloCode: string, message: string): ErrorCode {

@@ -36,6 +36,9 @@ export async function registerGraphQL(
     introspection: config.graphql.introspection,
     validationRules: limitRules(config.graphql),
     parseOptions: { maxTokens: config.graphql.maxTokens },
+    // CSRF needs ambient credentials; every /graphql call carries its own (Authorization, a signature, an appCode),
+    // never a cookie, so a plain GET with ?query= works as the GraphQL-over-HTTP spec describes.
+    csrfPrevention: false,
     // One operation per request: an array of operations would multiply every limit by its length.
     allowBatchedHttpRequests: false,
     // Automatic persisted queries, in Apollo's bounded in-process cache: a client whose hash another instance does
