@@ -96,7 +96,7 @@ const EnvSchema = z.object({
   API_TIMEOUT_MS: intInRange(100, 600_000, 10_000),
   GRAPHQL_MAX_DEPTH: intInRange(2, 100, 10),
   GRAPHQL_MAX_ALIASES: intInRange(1, 1000, 30),
-  GRAPHQL_MAX_COST: intInRange(10, 1_000_000, 5000),
+  GRAPHQL_MAX_COST: intInRange(10, 100_000_000, 50_000),
   GRAPHQL_MAX_TOKENS: intInRange(100, 1_000_000, 10_000),
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   ROLLGATE_ADMIN_TOKEN: z
@@ -191,8 +191,8 @@ export interface Config {
   /** maxRows caps an API without pagination; timeoutMs is the default per-API query timeout. */
   api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number };
   /**
-   * /graphql limits: selection depth, aliases and cost (graphql-armor's weights) per operation, lexical tokens
-   * per document; introspection is on unless production (or GRAPHQL_INTROSPECTION says otherwise).
+   * /graphql limits: selection depth, aliases and cost (every field 1, a paging field its rows times its selection)
+   * per operation, lexical tokens per document; introspection is on unless production (or GRAPHQL_INTROSPECTION says otherwise).
    */
   graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; introspection: boolean };
   /** The bearer token of /admin; unset disables the admin API. */

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { createContext, type ContextServices, type GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/format-error.js';
-import { limitRules } from '../graphql/limits.js';
+import { costLimitPlugin, limitRules } from '../graphql/limits.js';
 import { LiveSchema } from '../graphql/live-schema.js';
 import { buildGraphQLSchema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
@@ -44,7 +44,11 @@ export async function registerGraphQL(
     // Automatic persisted queries, in Apollo's bounded in-process cache: a client whose hash another instance does
     // not know gets PERSISTED_QUERY_NOT_FOUND and sends the query once more.
     persistedQueries: { ttl: APQ_TTL_SECONDS },
-    plugins: [fastifyApolloDrainPlugin(app), legacyJsonStatus(), ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      costLimitPlugin(config.graphql.maxCost, config.api),
+      legacyJsonStatus(),
+      ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],
   });
   await apollo.start();
   app.addHook('onClose', async () => live.stop());

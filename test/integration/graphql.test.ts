@@ -378,6 +378,15 @@ describe('hostile operations', () => {
     const aliased = await gql(`{ ${aliases} }`);
     expect(codes(aliased.body)).toEqual(['QUERY_TOO_COMPLEX']);
 
+    // Oversized pages: one is refused by the resolver, many through aliases by the cost before anything runs.
+    const calls = vi.spyOn(dataService.apis, 'call');
+    const pages = Array.from({ length: 10 }, (_, i) => `p${i}: cpuMemRollupConnection(first: 2000, filter: { pid: ${i} }) { edges { node { ip pid mem cpuUsagePct } } }`).join(' ');
+    const costly = await gql(`{ ${pages} }`);
+    expect(costly.status).toBe(400);
+    expect(codes(costly.body)).toEqual(['QUERY_TOO_COMPLEX']);
+    expect(calls).not.toHaveBeenCalled();
+    calls.mockRestore();
+
     const huge = await gql(`{ ${'__typename '.repeat(50_000)} }`);
     expect(codes(huge.body)).toEqual(['QUERY_TOO_COMPLEX']);
 

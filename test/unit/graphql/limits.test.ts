@@ -2,7 +2,7 @@ import { GraphQLError, parse, validate, type GraphQLSchema } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, RollgateError } from '../../../src/errors.js';
 import { formatGraphQLError } from '../../../src/graphql/format-error.js';
-import { limitRules } from '../../../src/graphql/limits.js';
+import { limitRules, operationCost } from '../../../src/graphql/limits.js';
 import { buildGraphQLSchema } from '../../../src/graphql/schema.js';
 
 let schema: GraphQLSchema;
@@ -18,15 +18,34 @@ describe('limit rules', () => {
     expect(refusals('{ cpuMemRollups(pageSize: 5) { totalNum rows { ip pid windowStart cpuUsagePct } } }')).toEqual([]);
   });
 
-  it('refuse depth, aliases, cost and directives over the limits as QUERY_TOO_COMPLEX', () => {
+  it('refuse depth, aliases and directives over the limits as QUERY_TOO_COMPLEX', () => {
     const deep = `{ __type(name: "Query") { ${'fields { type { '.repeat(4)}name${' } }'.repeat(4)} } }`;
     expect(refusals(deep)).toContainEqual(['QUERY_TOO_COMPLEX', expect.stringContaining('depth limit of 6')]);
     const aliases = `{ ${Array.from({ length: 6 }, (_, i) => `a${i}: published { catalogRevision }`).join(' ')} }`;
     expect(refusals(aliases)).toContainEqual(['QUERY_TOO_COMPLEX', expect.stringContaining('Aliases limit of 5')]);
-    const costly = `{ cpuMemRollups { rows { ip pid windowStart mem cpuUsagePct memUsagePct samples final } } regionOrderTotals { region orderCnt orderTotalRevenue trend { windowStart region orderCnt orderTotalRevenue orderTotalRevenueDecimal } } cpuMemRollupConnection { edges { cursor node { ip pid windowStart mem cpuUsagePct memUsagePct samples final } } } }`;
-    expect(refusals(costly)).toContainEqual(['QUERY_TOO_COMPLEX', expect.stringContaining('Cost limit of 40')]);
     const directives = `{ published { catalogRevision ${'@include(if: true) '.repeat(60)} } }`;
     expect(refusals(directives).map(([code]) => code)).toContain('QUERY_TOO_COMPLEX');
+  });
+});
+
+describe('operationCost', () => {
+  const page = { defaultPageSize: 50, maxPageSize: 2000 };
+  const cost = (query: string, variables: Record<string, unknown> = {}) => operationCost({ schema, query: parse(query), variables }, page);
+
+  it('counts every field once, and a paging field its rows times its selection', () => {
+    expect(cost('{ published { catalogRevision } }')).toBe(2);
+    // rows { ip pid } is 3 per row; 10 rows, plus the field itself and totalNum.
+    expect(cost('{ cpuMemRollups(pageSize: 10) { totalNum rows { ip pid } } }')).toBe(1 + 10 * 4);
+    expect(cost('query($n: Int) { cpuMemRollupConnection(first: $n) { edges { node { ip } } } }', { n: 7 })).toBe(1 + 7 * 3);
+    // No size given: the default page size.
+    expect(cost('{ cpuMemRollupConnection { totalCount } }')).toBe(1 + 50 * 1);
+  });
+
+  it('caps a page at the maximum page size (the resolver refuses more) and grows with aliases', () => {
+    expect(cost('{ cpuMemRollups(pageSize: 1000000) { rows { ip } } }')).toBe(1 + 2000 * 2);
+    const one = cost('{ a0: cpuMemRollups(pageSize: 2000) { rows { ip pid mem } } }');
+    const ten = cost(`{ ${Array.from({ length: 10 }, (_, i) => `a${i}: cpuMemRollups(pageSize: 2000) { rows { ip pid mem } }`).join(' ')} }`);
+    expect(ten).toBe(10 * one);
   });
 });
 
