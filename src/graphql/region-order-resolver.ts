@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, GraphQLISODateTime, Int, Query, Resolver, Root } from 'type-graphql';
 import type { UnpagedData } from '../dataservice/execute-api.js';
+import { RollgateError } from '../errors.js';
 import type { GraphQLContext } from './context.js';
 import { cursorScope, encodeCursor, sliceConnection } from './connection.js';
 import { TREND_PATH } from './loaders.js';
@@ -72,6 +73,10 @@ export class RegionOrderResolver {
     const scope = cursorScope('regionOrderTrend', [f.region ?? null, f.from?.toISOString() ?? null, f.to?.toISOString() ?? null, order]);
     // The API answers the whole trend (up to its row cap) in one cached call: the connection pages through it in memory.
     const rows = await trendRows(ctx, f);
+    if (rows.truncated) {
+      // Paging through a cut list would end early without saying so.
+      throw new RollgateError('INVALID_PARAMETER', `more than ${rows.rowLimit} trend points match: narrow the filter (region, from, to)`, { field: 'filter' });
+    }
     if (order === RegionOrderTrendOrder.WINDOW_START_DESC) rows.reverse();
     const slice = sliceConnection({ first, after, last, before }, rows.length, scope, ctx.limits);
     const edges = rows.slice(slice.start, slice.end).map((r, i) => ({ cursor: encodeCursor(scope, slice.start + i), node: toRegionOrderTrendPoint(r) }));
@@ -88,11 +93,11 @@ export class RegionOrderResolver {
   }
 }
 
-async function trendRows(ctx: GraphQLContext, f: { region?: string | null | undefined; from?: Date | null | undefined; to?: Date | null | undefined }): Promise<Array<Record<string, unknown>>> {
+async function trendRows(ctx: GraphQLContext, f: { region?: string | null | undefined; from?: Date | null | undefined; to?: Date | null | undefined }): Promise<Array<Record<string, unknown>> & { truncated: boolean; rowLimit: number }> {
   const query: Record<string, string> = {};
   if (f.region != null) query['region'] = f.region;
   if (f.from != null) query['from'] = f.from.toISOString();
   if (f.to != null) query['to'] = f.to.toISOString();
   const data = (await ctx.loaders.apiCall.load({ path: TREND_PATH, query })) as UnpagedData;
-  return [...data.rows];
+  return Object.assign([...data.rows], { truncated: data.truncated, rowLimit: data.rowLimit });
 }
