@@ -4,12 +4,14 @@ import type { GatewayInterface } from '@apollo/server-gateway-interface';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import { printSchema } from 'graphql';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { createContext, type ContextServices, type GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/format-error.js';
 import { costLimitPlugin, limitRules } from '../graphql/limits.js';
 import { LiveSchema } from '../graphql/live-schema.js';
 import { buildGraphQLSchema } from '../graphql/schema.js';
+import { RedisApqCache } from '../graphql/apq-cache.js';
 import type { Logger } from '../logger.js';
 
 /** How long an automatic persisted query is remembered after its last registration. */
@@ -24,7 +26,13 @@ const APQ_TTL_SECONDS = 24 * 3600;
  */
 export async function registerGraphQL(
   app: FastifyInstance,
-  deps: { config: Config; logger: Logger; services: ContextServices },
+  deps: {
+    config: Config;
+    logger: Logger;
+    services: ContextServices;
+    /** Shares automatic persisted queries between instances; absent, each instance keeps its own. */
+    redis?: Redis | undefined;
+  },
 ): Promise<LiveSchema> {
   const { config } = deps;
   const live = new LiveSchema(await buildGraphQLSchema(), deps.services.apis, deps.logger.child({ component: 'graphql' }));
@@ -41,9 +49,13 @@ export async function registerGraphQL(
     csrfPrevention: false,
     // One operation per request: an array of operations would multiply every limit by its length.
     allowBatchedHttpRequests: false,
-    // Automatic persisted queries, in Apollo's bounded in-process cache: a client whose hash another instance does
-    // not know gets PERSISTED_QUERY_NOT_FOUND and sends the query once more.
-    persistedQueries: { ttl: APQ_TTL_SECONDS },
+    // Automatic persisted queries: in Redis, shared by every instance; without it in Apollo's bounded in-process
+    // cache, where a hash another instance registered answers PERSISTED_QUERY_NOT_FOUND and the client sends the
+    // query once more.
+    persistedQueries: {
+      ttl: APQ_TTL_SECONDS,
+      ...(deps.redis === undefined ? {} : { cache: new RedisApqCache(deps.redis, 'rollgate:apq:', deps.logger.child({ component: 'graphql' })) }),
+    },
     plugins: [
       fastifyApolloDrainPlugin(app),
       costLimitPlugin(config.graphql.maxCost, config.api),

@@ -103,6 +103,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     config,
     logger,
     services: { apis, cache, dataSources, apps: appRegistry, limits: config.api },
+    redis: deps.redis,
   });
 
   await registerDashboardRoutes(app, { tokens, appRegistry, sessionAppKey: config.dashboard.appKey });

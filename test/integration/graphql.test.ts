@@ -405,7 +405,7 @@ describe('hostile operations', () => {
 });
 
 describe('automatic persisted queries', () => {
-  it('answer a known hash over GET, and ask for the query once when the hash is new', async () => {
+  it('answer a known hash over GET on every instance, and ask for the query once when the hash is new', async () => {
     const query = `{ cpuMemRollups(pageSize: 2) { totalNum } } # ${database}`;
     const extensions = { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') } };
     const get = () => app.inject({ method: 'GET', url: `/graphql?extensions=${encodeURIComponent(JSON.stringify(extensions))}`, headers: appHeaders });
@@ -416,5 +416,9 @@ describe('automatic persisted queries', () => {
     const known = await get();
     expect(known.statusCode).toBe(200);
     expect(known.json<GraphQLResponse<Data>>().data.cpuMemRollups.totalNum).toBe(WINDOWS * IPS.length * PIDS.length);
+    // Kept in Redis: another instance knows the hash too.
+    other ??= await stackGateway(env);
+    const elsewhere = await other.app.inject({ method: 'GET', url: `/graphql?extensions=${encodeURIComponent(JSON.stringify(extensions))}`, headers: appHeaders });
+    expect(elsewhere.json<GraphQLResponse<Data>>().data.cpuMemRollups.totalNum).toBe(WINDOWS * IPS.length * PIDS.length);
   });
 });
