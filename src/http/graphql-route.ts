@@ -1,6 +1,5 @@
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerOptionsWithGateway, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { GatewayInterface } from '@apollo/server-gateway-interface';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import { printSchema } from 'graphql';
 import type { FastifyInstance } from 'fastify';
@@ -22,7 +21,9 @@ const APQ_TTL_SECONDS = 24 * 3600;
  * and application/json), served by Apollo Server, which passes graphql-http's
  * compliance audit. The schema is the LiveSchema's current one: Apollo takes
  * it through its gateway interface, which exists to swap schemas without a
- * restart. Limits run as validation rules, before anything executes.
+ * restart. Limits refuse an operation before anything executes: depth,
+ * aliases and directives as validation rules, the cost once the variables
+ * are known.
  */
 export async function registerGraphQL(
   app: FastifyInstance,
@@ -60,7 +61,8 @@ export async function registerGraphQL(
       fastifyApolloDrainPlugin(app),
       costLimitPlugin(config.graphql.maxCost, config.api),
       legacyJsonStatus(),
-      ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],
+      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
   });
   await apollo.start();
   app.addHook('onClose', async () => live.stop());
@@ -72,7 +74,7 @@ export async function registerGraphQL(
 }
 
 /** LiveSchema as Apollo's gateway: Apollo executes on the schema itself (no executor) and follows its changes. */
-function liveGateway(live: LiveSchema): GatewayInterface {
+function liveGateway(live: LiveSchema): ApolloServerOptionsWithGateway<GraphQLContext>['gateway'] {
   return {
     load: async () => ({ executor: null }),
     onSchemaLoadOrUpdate: (callback) => {
