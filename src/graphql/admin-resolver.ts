@@ -10,19 +10,19 @@ import { AdminQuery, Api, ApiFilter, App, DataSource } from './admin-types.js';
 export class AdminResolver {
   @Query(() => AdminQuery, { description: 'Data sources, APIs and apps; needs Authorization: Bearer <ROLLGATE_ADMIN_TOKEN or an admin JWT>' })
   admin(@Ctx() ctx: GraphQLContext): AdminQuery {
-    if (!ctx.admin) {
-      throw new RollgateError('FORBIDDEN', 'admin fields need Authorization: Bearer <ROLLGATE_ADMIN_TOKEN or an admin JWT>');
-    }
+    requireAdmin(ctx);
     return { isAdmin: true };
   }
 
   @FieldResolver(() => [DataSource])
   async dataSources(@Ctx() ctx: GraphQLContext): Promise<DataSource[]> {
+    requireAdmin(ctx);
     return ctx.dataSources.list();
   }
 
   @FieldResolver(() => [Api])
   async apis(@Ctx() ctx: GraphQLContext, @Arg('filter', () => ApiFilter, { nullable: true }) filter?: ApiFilter): Promise<Api[]> {
+    requireAdmin(ctx);
     const f = filter ?? {};
     const views = await ctx.apis.list({
       ...(f.group == null ? {} : { group: f.group }),
@@ -34,6 +34,7 @@ export class AdminResolver {
 
   @FieldResolver(() => [App])
   async apps(@Ctx() ctx: GraphQLContext): Promise<App[]> {
+    requireAdmin(ctx);
     return ctx.apps.list();
   }
 }
@@ -60,6 +61,11 @@ export class AppFieldsResolver {
     }
     return [...found.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(toApi);
   }
+}
+
+/** Checked on every admin field, not only on `admin`, so no other path to these types can skip it. */
+function requireAdmin(ctx: GraphQLContext): void {
+  if (!ctx.admin) throw new RollgateError('FORBIDDEN', 'admin fields need Authorization: Bearer <ROLLGATE_ADMIN_TOKEN or an admin JWT>');
 }
 
 function toApi(v: ApiView): Api {
