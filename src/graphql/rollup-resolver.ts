@@ -36,18 +36,23 @@ export class RollupResolver {
     const query = filterQuery(filter);
     const order = orderBy ?? CpuMemOrder.WINDOW_START_DESC;
     const scope = cursorScope('cpuMemRollups', [query, order]);
-    // The API pages newest first; positions are counted in the order asked for, so the total comes first.
-    const { totalNum: total } = await readPage(ctx, { ...query, pageNum: '1', pageSize: '1' });
-    const slice = sliceConnection({ first, after, last, before }, total, scope, ctx.limits);
+    const args = { first, after, last, before };
     const ascending = order === CpuMemOrder.WINDOW_START_ASC;
-    const [from, to] = ascending ? [total - slice.end, total - slice.start] : [slice.start, slice.end];
+    // The API pages newest first. Oldest first, or counting back with `last`, a row's position needs the total
+    // first; newest first with `first`, the rows are read at once and the total comes with their page.
+    let total = ascending || last != null ? await totalOf(ctx, query) : undefined;
+    const bound = total ?? UNKNOWN_END;
+    let slice = sliceConnection(args, bound, scope, ctx.limits);
+    const [from, to] = ascending ? [bound - slice.end, bound - slice.start] : [slice.start, slice.end];
     const pages = pagesCovering(from, to);
-    let rows: PagedData['rows'] = [];
-    if (pages !== undefined) {
-      const read = await Promise.all(pages.pageNums.map((n) => readPage(ctx, { ...query, pageNum: String(n), pageSize: String(pages.pageSize) })));
-      rows = read.flatMap((p) => p.rows).slice(pages.skip, pages.skip + (to - from));
-      if (ascending) rows.reverse();
+    const read = pages === undefined ? [] : await Promise.all(pages.pageNums.map((n) => readPage(ctx, { ...query, pageNum: String(n), pageSize: String(pages.pageSize) })));
+    if (total === undefined) {
+      total = read[0]?.totalNum ?? (await totalOf(ctx, query));
+      // The same start; the end and hasNextPage as the real total has them.
+      slice = sliceConnection(args, total, scope, ctx.limits);
     }
+    const rows = pages === undefined ? [] : read.flatMap((p) => p.rows).slice(pages.skip, pages.skip + (slice.end - slice.start));
+    if (ascending) rows.reverse();
     const edges = rows.map((r, i) => ({ cursor: encodeCursor(scope, slice.start + i), node: toCpuMemRollup(r) }));
     return {
       edges,
@@ -60,6 +65,13 @@ export class RollupResolver {
       },
     };
   }
+}
+
+/** Positions past the end read as no rows: a bound for placing a page before the total is known. */
+const UNKNOWN_END = 1_000_000_000;
+
+async function totalOf(ctx: GraphQLContext, query: Record<string, string>): Promise<number> {
+  return (await readPage(ctx, { ...query, pageNum: '1', pageSize: '1' })).totalNum;
 }
 
 function filterQuery(filter: CpuMemFilter | null | undefined): Record<string, string> {

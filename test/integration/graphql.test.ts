@@ -251,6 +251,20 @@ describe('DataLoaders', () => {
     }
   });
 
+  it('reads a forward page of a connection in one API call, the total coming with it', async () => {
+    const calls = vi.spyOn(dataService.apis, 'call');
+    try {
+      const first = (await gql('{ cpuMemRollupConnection(first: 10) { totalCount pageInfo { endCursor } } }')).body.data.cpuMemRollupConnection;
+      expect(first.totalCount).toBe(WINDOWS * IPS.length * PIDS.length);
+      expect(calls).toHaveBeenCalledTimes(1);
+      // A page that straddles two API pages of its size takes two; never one per row.
+      await gql('query($a: String) { cpuMemRollupConnection(first: 7, after: $a) { edges { cursor } } }', { a: first.pageInfo.endCursor });
+      expect(calls).toHaveBeenCalledTimes(3);
+    } finally {
+      calls.mockRestore();
+    }
+  });
+
   it('loads the data source of every API and the APIs of every app with one catalog listing each', async () => {
     const sources = vi.spyOn(dataService.dataSources, 'list');
     const apis = vi.spyOn(dataService.apis, 'list');
