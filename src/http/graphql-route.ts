@@ -1,7 +1,7 @@
 import { ApolloServer, type ApolloServerOptionsWithGateway, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import { printSchema } from 'graphql';
+import { printSchema, type GraphQLSchema } from 'graphql';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
@@ -9,7 +9,6 @@ import { createContext, type ContextServices, type GraphQLContext } from '../gra
 import { formatGraphQLError } from '../graphql/format-error.js';
 import { costLimitPlugin, limitRules } from '../graphql/limits.js';
 import { LiveSchema } from '../graphql/live-schema.js';
-import { buildGraphQLSchema } from '../graphql/schema.js';
 import { RedisApqCache } from '../graphql/apq-cache.js';
 import type { Logger } from '../logger.js';
 
@@ -30,13 +29,15 @@ export async function registerGraphQL(
   deps: {
     config: Config;
     logger: Logger;
+    /** The static schema (buildGraphQLSchema); published-API fields are added to it here, as the catalog changes. */
+    schema: GraphQLSchema;
     services: ContextServices;
     /** Shares automatic persisted queries between instances; absent, each instance keeps its own. */
     redis?: Redis | undefined;
   },
 ): Promise<LiveSchema> {
   const { config } = deps;
-  const live = new LiveSchema(await buildGraphQLSchema(), deps.services.apis, deps.logger.child({ component: 'graphql' }));
+  const live = new LiveSchema(deps.schema, deps.services.apis, deps.logger.child({ component: 'graphql' }));
   const production = config.env === 'production';
   const apollo = new ApolloServer<GraphQLContext>({
     gateway: liveGateway(live),
@@ -78,7 +79,7 @@ function liveGateway(live: LiveSchema): ApolloServerOptionsWithGateway<GraphQLCo
   return {
     load: async () => ({ executor: null }),
     onSchemaLoadOrUpdate: (callback) => {
-      const announce = (schema: ReturnType<LiveSchema['current']>) => callback({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
+      const announce = (schema: GraphQLSchema) => callback({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
       announce(live.current());
       return live.onChange(announce);
     },

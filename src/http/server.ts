@@ -20,6 +20,7 @@ import { registerMonitorRoutes } from './monitor-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerFlowRoutes } from './flow-routes.js';
 import { registerGraphQL } from './graphql-route.js';
+import { buildGraphQLSchema } from '../graphql/schema.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -99,12 +100,9 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   await registerFlowRoutes(app, deps.dataService.flows);
   app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
-  await registerGraphQL(app, {
-    config,
-    logger,
-    services: { apis, cache, dataSources, apps: appRegistry, limits: config.api },
-    redis: deps.redis,
-  });
+  // The schema of every GraphQL transport is live.current(): the static one plus the published APIs' fields.
+  const graphqlServices = { apis, cache, dataSources, apps: appRegistry, limits: config.api };
+  await registerGraphQL(app, { config, logger, schema: await buildGraphQLSchema(), services: graphqlServices, redis: deps.redis });
 
   await registerDashboardRoutes(app, { tokens, appRegistry, sessionAppKey: config.dashboard.appKey });
 
