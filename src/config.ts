@@ -98,6 +98,7 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_ALIASES: intInRange(1, 1000, 30),
   GRAPHQL_MAX_COST: intInRange(10, 100_000_000, 50_000),
   GRAPHQL_MAX_TOKENS: intInRange(100, 1_000_000, 10_000),
+  GRAPHQL_MAX_FIELDS: intInRange(10, 100_000, 200),
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   ROLLGATE_ADMIN_TOKEN: z
     .string()
@@ -192,9 +193,9 @@ export interface Config {
   api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number };
   /**
    * /graphql limits: selection depth, aliases and cost (every field 1, a paging field its rows times its selection)
-   * per operation, lexical tokens per document; introspection is on unless production (or GRAPHQL_INTROSPECTION says otherwise).
+   * per operation, lexical tokens and field selections per document; introspection is on unless production (or GRAPHQL_INTROSPECTION says otherwise).
    */
-  graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; introspection: boolean };
+  graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxFields: number; introspection: boolean };
   /** The bearer token of /admin; unset disables the admin API. */
   admin: { token: string | undefined };
   /** Encrypts data source passwords and app secrets at rest; unset outside production means a fixed development key. */
@@ -294,6 +295,7 @@ export function loadConfig(
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxCost: e.GRAPHQL_MAX_COST,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxFields: e.GRAPHQL_MAX_FIELDS,
       introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : e.GRAPHQL_INTROSPECTION === 'true',
     },
     admin: { token: e.ROLLGATE_ADMIN_TOKEN },

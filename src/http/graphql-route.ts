@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { createContext, type ContextServices, type GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/format-error.js';
-import { costLimitPlugin, limitRules } from '../graphql/limits.js';
+import { costLimitPlugin, limitRules, tooManyFields } from '../graphql/limits.js';
 import { LiveSchema } from '../graphql/live-schema.js';
 import { RedisApqCache } from '../graphql/apq-cache.js';
 import type { Logger } from '../logger.js';
@@ -20,9 +20,9 @@ const APQ_TTL_SECONDS = 24 * 3600;
  * and application/json), served by Apollo Server, which passes graphql-http's
  * compliance audit. The schema is the LiveSchema's current one: Apollo takes
  * it through its gateway interface, which exists to swap schemas without a
- * restart. Limits refuse an operation before anything executes: depth,
- * aliases and directives as validation rules, the cost once the variables
- * are known.
+ * restart. Limits refuse an operation before anything executes: the number
+ * of fields before Apollo sees it, tokens when parsing, depth, aliases and
+ * directives as validation rules, the cost once the variables are known.
  */
 export async function registerGraphQL(
   app: FastifyInstance,
@@ -67,11 +67,30 @@ export async function registerGraphQL(
   });
   await apollo.start();
   app.addHook('onClose', async () => live.stop());
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.routeOptions.url !== '/graphql') return;
+    const source = querySource(request.method === 'GET' ? request.query : request.body);
+    const refusal = source === undefined ? undefined : tooManyFields(source, config.graphql);
+    if (refusal === undefined) return;
+    // Answered as Apollo answers a request error: 400 under graphql-response+json, 200 under legacy JSON.
+    const modern = (request.headers.accept ?? '').includes('application/graphql-response+json');
+    const formatted = formatGraphQLError({ message: refusal.message, extensions: refusal.extensions }, refusal);
+    return reply
+      .code(modern ? 400 : 200)
+      .type(modern ? 'application/graphql-response+json; charset=utf-8' : 'application/json; charset=utf-8')
+      .send(JSON.stringify({ errors: [formatted] }));
+  });
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     context: async (request) => createContext(deps.services, { requestId: request.id, principal: request.principal, admin: request.admin }),
   });
   return live;
+}
+
+/** The `query` of a GraphQL request (query string or JSON body), if it has one. */
+function querySource(params: unknown): string | undefined {
+  const query = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>)['query'] : undefined;
+  return typeof query === 'string' ? query : undefined;
 }
 
 /** LiveSchema as Apollo's gateway: Apollo executes on the schema itself (no executor) and follows its changes. */

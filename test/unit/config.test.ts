@@ -67,7 +67,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the GraphQL limits, with introspection on by default and off in production unless set', () => {
-    expect(loadConfig({}).graphql).toEqual({ maxDepth: 10, maxAliases: 30, maxCost: 50_000, maxTokens: 10_000, introspection: true });
+    expect(loadConfig({}).graphql).toEqual({ maxDepth: 10, maxAliases: 30, maxCost: 50_000, maxTokens: 10_000, maxFields: 200, introspection: true });
     const production = { NODE_ENV: 'production', ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789', ROLLGATE_ADMIN_TOKEN: 'Zq3v9-mK2pL8xR4tY7wB1nC6' };
     expect(loadConfig(production).graphql.introspection).toBe(false);
     expect(loadConfig({ ...production, GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);

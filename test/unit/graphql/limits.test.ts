@@ -2,11 +2,11 @@ import { GraphQLError, parse, validate, type GraphQLSchema } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, RollgateError } from '../../../src/errors.js';
 import { formatGraphQLError } from '../../../src/graphql/format-error.js';
-import { limitRules, operationCost } from '../../../src/graphql/limits.js';
+import { fieldCount, limitRules, operationCost, tooManyFields } from '../../../src/graphql/limits.js';
 import { buildGraphQLSchema } from '../../../src/graphql/schema.js';
 
 let schema: GraphQLSchema;
-const limits = { maxDepth: 6, maxAliases: 5, maxCost: 40, maxTokens: 1000, introspection: true };
+const limits = { maxDepth: 6, maxAliases: 5, maxCost: 40, maxTokens: 1000, maxFields: 100, introspection: true };
 const refusals = (query: string) => validate(schema, parse(query), limitRules(limits)).map((e) => [e.extensions['code'], e.message]);
 
 beforeAll(async () => {
@@ -25,6 +25,21 @@ describe('limit rules', () => {
     expect(refusals(aliases)).toContainEqual(['QUERY_TOO_COMPLEX', expect.stringContaining('Aliases limit of 5')]);
     const directives = `{ published { catalogRevision ${'@include(if: true) '.repeat(60)} } }`;
     expect(refusals(directives).map(([code]) => code)).toContain('QUERY_TOO_COMPLEX');
+  });
+});
+
+describe('fieldCount', () => {
+  it('counts every field selection once, fragments where they are defined', () => {
+    expect(fieldCount(parse('{ a b { c d } }'))).toBe(4);
+    expect(fieldCount(parse('{ ...F ...F x: a } fragment F on Query { b c }'))).toBe(3);
+    expect(fieldCount(parse(`{ published { ${'catalogRevision '.repeat(300)} } }`))).toBe(301);
+  });
+
+  it('refuses a document over the field limit before validation, and leaves syntax errors to the parser', () => {
+    expect(tooManyFields(`{ published { ${'catalogRevision '.repeat(99)} } }`, limits)).toBeUndefined();
+    expect(tooManyFields(`{ published { ${'catalogRevision '.repeat(100)} } }`, limits)?.extensions['code']).toBe('QUERY_TOO_COMPLEX');
+    expect(tooManyFields('{ unclosed', limits)).toBeUndefined();
+    expect(tooManyFields(`{ ${'a '.repeat(2000)} }`, limits)).toBeUndefined(); // over maxTokens: the parser's own refusal
   });
 });
 
