@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
 import type { FastifyInstance } from 'fastify';
+import { getIntrospectionQuery } from 'graphql';
 import { serverAudits } from 'graphql-http';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -108,6 +109,15 @@ describe('GraphQL over HTTP', () => {
     // The SHOULDs too: 200 for request errors under application/json included.
     expect(warned).toEqual([]);
     expect(results.length).toBeGreaterThan(50);
+  });
+});
+
+describe('introspection', () => {
+  it('answers the standard introspection query (what GraphiQL and codegen send) within every limit', async () => {
+    const { status, body } = await gql(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, inputValueDeprecation: true }));
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.__schema.types.map((t: Data) => t.name)).toEqual(expect.arrayContaining(['Query', 'PublishedApis', 'CpuMemRollupConnection', 'PageInfo']));
   });
 });
 
