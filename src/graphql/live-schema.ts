@@ -7,6 +7,7 @@ import {
   GraphQLObjectType,
   GraphQLSchema,
   GraphQLString,
+  validateSchema,
   type GraphQLFieldConfig,
   type GraphQLFieldConfigArgumentMap,
   type GraphQLInputType,
@@ -47,7 +48,7 @@ export class LiveSchema {
   ) {
     const served = catalog.served();
     this.signature = signatureOf(served);
-    this.schema = withPublishedApis(base, served);
+    this.schema = this.build(served);
     this.unsubscribe = catalog.onRoutesChange(() => this.rebuild());
   }
 
@@ -70,16 +71,31 @@ export class LiveSchema {
     const served = this.catalog.served();
     const signature = signatureOf(served);
     if (signature === this.signature) return;
-    try {
-      this.schema = withPublishedApis(this.base, served);
-      this.signature = signature;
-    } catch (err) {
-      // A definition the generator cannot express must not take GraphQL down: keep serving the last schema.
-      this.logger.error({ err }, 'rebuilding the GraphQL schema for the published APIs failed; keeping the previous one');
-      return;
-    }
+    this.schema = this.build(served);
+    this.signature = signature;
     this.logger.info({ apis: served.length }, 'GraphQL schema rebuilt for the published APIs');
     for (const listener of this.listeners) listener(this.schema);
+  }
+
+  /**
+   * The schema with every served API that yields a valid one: an API whose
+   * fields cannot be expressed is left out (and logged), not every API.
+   */
+  private build(served: readonly ServedApi[]): GraphQLSchema {
+    const valid = (apis: readonly ServedApi[]): GraphQLSchema | undefined => {
+      try {
+        const schema = withPublishedApis(this.base, apis);
+        return validateSchema(schema).length === 0 ? schema : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const schema = valid(served);
+    if (schema !== undefined) return schema;
+    const fit = served.filter((api) => valid([api]) !== undefined);
+    const left = served.filter((api) => !fit.includes(api)).map((api) => api.definition.name);
+    this.logger.error({ apis: left }, 'published APIs left out of the GraphQL schema: their fields do not make a valid schema');
+    return withPublishedApis(this.base, fit);
   }
 }
 
@@ -150,6 +166,7 @@ const usable = (name: string) => !name.startsWith('__');
  * resolver calls the API through the request's loader, which checks the grant.
  */
 function publishedField(def: ApiDefinition): GraphQLFieldConfig<unknown, GraphQLContext> {
+  // Three prefixes that differ before any API name starts: no two APIs' types can share a name.
   const typeName = `Api_${def.name}`;
   const params = def.responseParams.filter((p) => usable(outputName(p)));
   const row: GraphQLOutputType =
@@ -165,7 +182,7 @@ function publishedField(def: ApiDefinition): GraphQLFieldConfig<unknown, GraphQL
   const rows = new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(row)));
   const result = def.pagination
     ? new GraphQLObjectType({
-        name: `${typeName}_Page`,
+        name: `ApiPage_${def.name}`,
         fields: {
           pageNum: { type: new GraphQLNonNull(GraphQLInt) },
           pageSize: { type: new GraphQLNonNull(GraphQLInt) },
@@ -174,7 +191,7 @@ function publishedField(def: ApiDefinition): GraphQLFieldConfig<unknown, GraphQL
         },
       })
     : new GraphQLObjectType({
-        name: `${typeName}_Rows`,
+        name: `ApiRows_${def.name}`,
         fields: {
           rows: { type: rows },
           truncated: { type: new GraphQLNonNull(GraphQLBoolean), description: 'More rows matched than the API returns at most' },

@@ -46,19 +46,27 @@ describe('withPublishedApis', () => {
     const field = published.getFields()['shop_orders']!;
     const args = Object.fromEntries(field.args.map((a) => [a.name, String(a.type)]));
     expect(args).toEqual({ region: '[String!]', revenue: '[Float!]', minId: 'SafeInt!', paid: 'Boolean', pageNum: 'Int', pageSize: 'Int' });
-    expect(String(field.type)).toBe('Api_shop_orders_Page!');
+    expect(String(field.type)).toBe('ApiPage_shop_orders!');
     expect(printType(schema.getType('Api_shop_orders')!)).toContain('amount: Float');
     // "__" names are GraphQL's own: such a column stays REST-only.
     expect(Object.keys((schema.getType('Api_shop_orders') as GraphQLObjectType).getFields())).toEqual(['id', 'amount', 'created']);
     // A script API without response parameters answers JSON objects, unpaged.
     const top = published.getFields()['top_hosts']!;
-    expect(String(top.type)).toBe('Api_top_hosts_Rows!');
-    const rows = (schema.getType('Api_top_hosts_Rows') as GraphQLObjectType).getFields()['rows']!.type;
+    expect(String(top.type)).toBe('ApiRows_top_hosts!');
+    const rows = (schema.getType('ApiRows_top_hosts') as GraphQLObjectType).getFields()['rows']!.type;
     expect(rows).toBeInstanceOf(GraphQLNonNull);
     expect(String(((rows as GraphQLNonNull<GraphQLList<GraphQLNonNull<GraphQLObjectType>>>).ofType).ofType)).toBe('JSONObject!');
     // The static fields stay.
     expect(published.getFields()['catalogRevision']).toBeDefined();
     expect(schema.getQueryType()?.getFields()['cpuMemRollups']).toBeDefined();
+  });
+
+  it('never gives two APIs the same type name, whatever their names', () => {
+    const names = ['shop', 'shop_Page', 'Page_shop', 'shop_Rows', 'Rows_shop'];
+    const apis = names.map((name) => served({ name, path: `/${name}`, mode: 'wizard', dataSource: 'src', table: 't', responseParams: [{ column: 'a', type: 'INT' }] }));
+    const schema = withPublishedApis(base, [...apis, served({ name: 'Page_shop_x', path: '/x', mode: 'script', dataSource: 'src', script: 'SELECT 1', pagination: false })]);
+    expect(validateSchema(schema)).toEqual([]);
+    expect(Object.keys((schema.getType('PublishedApis') as GraphQLObjectType).getFields())).toEqual(['catalogRevision', ...names, 'Page_shop_x']);
   });
 });
 
