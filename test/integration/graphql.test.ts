@@ -29,6 +29,8 @@ const env = {
   CLICKHOUSE_DATABASE: database,
   MYSQL_URL: `${stack.MYSQL_URL.replace(/\/[^/]*$/, '')}/${database}`,
   REDIS_URL: stack.REDIS_URL,
+  // Long enough that a REST call right after a GraphQL one finds its result.
+  CACHE_TTL_MS: '60000',
 };
 const ch = createClient({ url: stack.CLICKHOUSE_URL });
 const mysqlBase = new URL(stack.MYSQL_URL);
@@ -362,6 +364,7 @@ describe('published APIs as typed fields', () => {
     // The same call over REST gives the same rows (and the same cache entry).
     const rest = await app.inject({ url: '/api/gql/hosts?minCores=5&host=10.0.0.2,10.0.0.3&pageSize=10', headers: appHeaders });
     expect(rest.json<{ data: { rows: unknown[] } }>().data.rows).toEqual(body.data.published.gql_hosts.rows);
+    expect(['hit', 'hit-l1']).toContain(rest.headers['x-rollgate-cache']);
     // Typed: a required argument left out, or a wrong type, is refused before anything runs.
     expect(codes((await gql('{ published { gql_hosts { totalNum } } }')).body)).toEqual(['INVALID_PARAMETER']);
     expect(codes((await gql('{ published { gql_hosts(minCores: "many") { totalNum } } }')).body)).toEqual(['INVALID_PARAMETER']);
