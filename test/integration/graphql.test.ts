@@ -12,7 +12,8 @@ import { ErrorCodes } from '../../src/errors.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { REGION_ORDER_TABLES, regionOrdersDdl } from '../../src/store/region-orders-store.js';
 import { uniqueName } from '../helpers/events.js';
-import { adminHeaders, appHeaders, stackGateway, type GraphQLResponse } from '../helpers/gateway.js';
+import { CpuMemRollupConnectionDocument, RollgateClient, type CpuMemRollupConnectionQuery } from '../../sdk/src/index.js';
+import { adminHeaders, appHeaders, stackGateway, TEST_APP, type GraphQLResponse } from '../helpers/gateway.js';
 import { stackEnv } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -52,6 +53,13 @@ type Data = any;
 async function gql(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = appHeaders, on: FastifyInstance = app) {
   const res = await on.inject({ method: 'POST', url: '/graphql', headers: { ...headers, accept: 'application/graphql-response+json' }, payload: { query, ...(variables === undefined ? {} : { variables }) } });
   return { status: res.statusCode, body: res.json<GraphQLResponse<Data>>() };
+}
+
+/** The gateway's base URL, listening on a free port (once). */
+async function listening(): Promise<string> {
+  const address = app.server.address();
+  if (typeof address === 'object' && address !== null) return `http://127.0.0.1:${address.port}`;
+  return app.listen({ port: 0, host: '127.0.0.1' });
 }
 
 const codes = (body: GraphQLResponse<unknown>) => (body.errors ?? []).map((e) => e.extensions?.['code']);
@@ -102,7 +110,7 @@ afterAll(async () => {
 
 describe('GraphQL over HTTP', () => {
   it("passes graphql-http's server audit (GET and POST, both media types, status codes)", async () => {
-    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = await listening();
     const fetchFn: typeof fetch = (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers).entries()), ...appHeaders } });
     const results = await Promise.all(serverAudits({ url: `${url}/graphql`, fetchFn }).map(async (audit) => ({ name: audit.name, result: await audit.fn() })));
     const failed = results.filter((r) => r.result.status === 'error').map((r) => `${r.name}: ${'reason' in r.result ? r.result.reason : ''}`);
@@ -214,6 +222,19 @@ describe('Relay connections over cpu-mem-5min', () => {
       expect(body.data).toBeNull();
       expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_PARAMETER', errCode: ErrorCodes.INVALID_PARAMETER.errCode, field });
     }
+  });
+
+  it("pages through with the SDK's typed connection operation, as a client would", async () => {
+    const sdk = new RollgateClient({ baseUrl: await listening(), auth: { type: 'appCode', appCode: TEST_APP.appCode } });
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const result: CpuMemRollupConnectionQuery = await sdk.graphql(CpuMemRollupConnectionDocument, { first: 25, after, orderBy: 'WINDOW_START_ASC' });
+      const page = result.cpuMemRollupConnection;
+      seen.push(...page.edges.map((e) => key(e.node)));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    } while (after !== null);
+    expect(seen).toEqual(await oracle('ASC'));
   });
 
   it('keeps the page-number form of cpuMemRollups, its page size capped', async () => {
