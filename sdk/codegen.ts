@@ -24,7 +24,7 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
         useTypeImports: true,
         avoidOptionals: false,
-        scalars: { DateTimeISO: 'string', SafeInt: 'number' },
+        scalars: { DateTimeISO: 'string', SafeInt: 'number', JSONObject: 'Record<string, unknown>' },
         strictScalars: true,
       },
     },

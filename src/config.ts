@@ -95,6 +95,12 @@ const EnvSchema = z.object({
   API_MAX_ROWS: intInRange(1, 1_000_000, 2000),
   API_TIMEOUT_MS: intInRange(100, 600_000, 10_000),
   GRAPHQL_WS_MAX_SUBSCRIPTIONS: intInRange(1, 1000, 20),
+  GRAPHQL_MAX_DEPTH: intInRange(2, 100, 10),
+  GRAPHQL_MAX_ALIASES: intInRange(1, 1000, 30),
+  GRAPHQL_MAX_COST: intInRange(10, 100_000_000, 50_000),
+  GRAPHQL_MAX_TOKENS: intInRange(100, 1_000_000, 10_000),
+  GRAPHQL_MAX_FIELDS: intInRange(10, 100_000, 200),
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   ROLLGATE_ADMIN_TOKEN: z
     .string()
     .optional()
@@ -188,6 +194,11 @@ export interface Config {
   api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number };
   /** GraphQL subscriptions over WebSocket (graphql-ws): operations one connection may hold open at once. */
   graphqlWs: { maxSubscriptions: number };
+  /**
+   * /graphql limits: selection depth, aliases and cost (every field 1, a paging field its rows times its selection)
+   * per operation, lexical tokens and field selections per document; introspection is on unless production (or GRAPHQL_INTROSPECTION says otherwise).
+   */
+  graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxFields: number; introspection: boolean };
   /** The bearer token of /admin; unset disables the admin API. */
   admin: { token: string | undefined };
   /** Encrypts data source passwords and app secrets at rest; unset outside production means a fixed development key. */
@@ -283,6 +294,14 @@ export function loadConfig(
       timeoutMs: e.API_TIMEOUT_MS,
     },
     graphqlWs: { maxSubscriptions: e.GRAPHQL_WS_MAX_SUBSCRIPTIONS },
+    graphql: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxFields: e.GRAPHQL_MAX_FIELDS,
+      introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : e.GRAPHQL_INTROSPECTION === 'true',
+    },
     admin: { token: e.ROLLGATE_ADMIN_TOKEN },
     secrets: { masterKey: e.ROLLGATE_MASTER_KEY },
     aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS, idleMs: e.AGGREGATOR_IDLE_MS, metricsPort: e.METRICS_PORT },

@@ -14,6 +14,10 @@ export const ErrorCodes = {
   /** A required request parameter is absent (a present but bad one is INVALID_PARAMETER). */
   MISSING_PARAMETER: { errCode: 1410, httpStatus: 400 },
   PAYLOAD_TOO_LARGE: { errCode: 1413, httpStatus: 413 },
+  /** A GraphQL operation over the depth, alias, cost or token limit. */
+  QUERY_TOO_COMPLEX: { errCode: 1422, httpStatus: 400 },
+  /** An automatic persisted query's hash the server does not know (yet): send the query text with it. */
+  PERSISTED_QUERY_NOT_FOUND: { errCode: 1412, httpStatus: 200 },
   RATE_LIMITED: { errCode: 1429, httpStatus: 429 },
   INTERNAL: { errCode: 1500, httpStatus: 500 },
   /** A DataService data source refused or failed a query (unreachable, bad table, server error). */

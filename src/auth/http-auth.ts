@@ -4,11 +4,14 @@ import { RollgateError } from '../errors.js';
 import { success } from '../http/envelope.js';
 import type { AuthRequest, Authenticator, Principal } from './authenticator.js';
 import type { TokenService } from './jwt.js';
+import { presentsAdminCredential } from './admin-auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The app calling, once the auth hook ran (only on routes that need it). */
     principal: Principal | undefined;
+    /** /graphql only: the caller presented the admin token or an admin JWT (and is no app). */
+    admin: boolean;
     /** The body exactly as received: Content-MD5 and form signatures are checked on these bytes. */
     rawBody: Buffer | undefined;
   }
@@ -17,6 +20,8 @@ declare module 'fastify' {
 export interface HttpAuthDeps {
   authenticator: Authenticator;
   tokens: TokenService;
+  /** ROLLGATE_ADMIN_TOKEN: with it (or an admin JWT), /graphql serves the admin fields. */
+  adminToken: string | undefined;
   bodyLimit: number;
 }
 
@@ -31,6 +36,7 @@ const FORM = 'application/x-www-form-urlencoded';
 export function registerHttpAuth(app: FastifyInstance, deps: HttpAuthDeps): void {
   app.decorateRequest('principal', undefined);
   app.decorateRequest('rawBody', undefined);
+  app.decorateRequest('admin', false);
 
   app.addHook('preParsing', async (request, _reply, payload) => {
     const chunks: Buffer[] = [];
@@ -62,7 +68,9 @@ export function registerHttpAuth(app: FastifyInstance, deps: HttpAuthDeps): void
     if (route === '/api/*') {
       request.principal = await deps.authenticator.authenticate(authRequest(request), { allowJwt: true });
     } else if (route === '/graphql' && !isLandingPage(request)) {
-      request.principal = await deps.authenticator.authenticate(authRequest(request), { allowJwt: true });
+      // An admin reads the catalog (data sources, APIs, apps); everyone else is an app, checked as on /api.
+      if (presentsAdminCredential(request.headers.authorization, deps.adminToken, deps.tokens)) request.admin = true;
+      else request.principal = await deps.authenticator.authenticate(authRequest(request), { allowJwt: true });
     } else if (route === '/auth/token') {
       request.principal = await deps.authenticator.authenticate(authRequest(request), { allowJwt: false });
     }

@@ -55,6 +55,7 @@ export class ApiService {
   private readonly follower: CatalogFollower;
   /** Served versions ready to run, with the identity of their data source; emptied whenever the catalog moves. */
   private readonly prepared = new Map<string, Promise<{ api: PreparedApi; source: string }>>();
+  private readonly routeListeners = new Set<() => void>();
 
   constructor(
     private readonly catalog: CatalogStore,
@@ -84,6 +85,15 @@ export class ApiService {
   /** The catalog revision the route table reflects: changes whenever what is published may have. */
   get catalogRevision(): number {
     return this.follower.revision;
+  }
+
+  /**
+   * Calls `listener` after every reload of the route table (publish, offline, rollback here or on another
+   * instance); GraphQL rebuilds its published-API fields from it. Returns the unsubscriber.
+   */
+  onRoutesChange(listener: () => void): () => void {
+    this.routeListeners.add(listener);
+    return () => this.routeListeners.delete(listener);
   }
 
   served(): ServedApi[] {
@@ -279,6 +289,13 @@ export class ApiService {
     this.routes = routes;
     // Anything in the catalog may have changed, data sources included: prepare served versions afresh.
     if (moved) this.prepared.clear();
+    for (const listener of this.routeListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.logger.error({ err }, 'a route table listener failed');
+      }
+    }
   }
 
   private async check(input: unknown): Promise<ApiDefinition> {

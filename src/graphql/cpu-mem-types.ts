@@ -1,5 +1,6 @@
-import { Field, Float, GraphQLISODateTime, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, Float, GraphQLISODateTime, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLSafeInt } from 'graphql-scalars';
+import { PageInfo } from './page-info.js';
 
 // Every decorator names its type explicitly: esbuild-based runners (tests, tsx)
 // emit no decorator metadata, and type-graphql must not depend on it.
@@ -62,4 +63,41 @@ export class CpuMemFilter {
 
   @Field(() => Boolean, { nullable: true, description: 'Only windows that can no longer change' })
   finalOnly?: boolean;
+}
+
+export enum CpuMemOrder {
+  /** Newest window first; within a window by ip, then pid. */
+  WINDOW_START_DESC = 'WINDOW_START_DESC',
+  /** Oldest window first: the exact reverse of WINDOW_START_DESC. */
+  WINDOW_START_ASC = 'WINDOW_START_ASC',
+}
+
+registerEnumType(CpuMemOrder, {
+  name: 'CpuMemOrder',
+  description: 'Order of cpu-mem-5min rollups',
+  valuesConfig: {
+    WINDOW_START_DESC: { description: 'Newest window first; within a window by ip, then pid' },
+    WINDOW_START_ASC: { description: 'Oldest window first: the exact reverse of WINDOW_START_DESC' },
+  },
+});
+
+@ObjectType()
+export class CpuMemRollupEdge {
+  @Field(() => String, { description: 'Opaque; valid for the same filter and order' })
+  cursor!: string;
+
+  @Field(() => CpuMemRollup)
+  node!: CpuMemRollup;
+}
+
+@ObjectType({ description: 'cpu-mem-5min rollups as a Relay connection' })
+export class CpuMemRollupConnection {
+  @Field(() => [CpuMemRollupEdge])
+  edges!: CpuMemRollupEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: 'Rows matching the filter, whatever the cursors and page size' })
+  totalCount!: number;
 }

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiService } from '../dataservice/api-service.js';
 import type { RawRequest } from '../dataservice/bind-request.js';
@@ -8,6 +7,7 @@ import type { Config } from '../config.js';
 import { success } from './envelope.js';
 import type { AppService } from '../auth/apps.js';
 import type { TokenService } from '../auth/jwt.js';
+import { bearerToken, isAdminToken } from '../auth/admin-auth.js';
 
 interface AdminDeps {
   token: string | undefined;
@@ -127,17 +127,11 @@ function authorize(request: FastifyRequest, token: string | undefined, tokens: T
 }
 
 function bearerOf(request: FastifyRequest): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-  return match?.[1];
+  return bearerToken(request.headers.authorization);
 }
 
 function presentsAdminToken(request: FastifyRequest, token: string | undefined): boolean {
-  const bearer = bearerOf(request);
-  if (token === undefined || bearer === undefined) return false;
-  // Compare digests: equal length, so timingSafeEqual cannot throw or leak the token's length.
-  const given = createHash('sha256').update(bearer).digest();
-  const expected = createHash('sha256').update(token).digest();
-  return timingSafeEqual(given, expected);
+  return isAdminToken(bearerOf(request), token);
 }
 
 function testRequest(body: unknown): RawRequest {

@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { RollgateError, toRollgateError } from '../errors.js';
-import type { GraphQLContext } from '../graphql/context.js';
-import { formatGraphQLError } from '../graphql/format-error.js';
-import { buildGraphQLSchema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
 import { failure } from './envelope.js';
 import type { Metrics } from '../metrics.js';
@@ -27,6 +21,9 @@ import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerFlowRoutes } from './flow-routes.js';
 import { LocalLiveUpdates, type LiveUpdates } from '../live/live-updates.js';
 import { registerGraphQLWs } from './graphql-ws.js';
+import { registerGraphQL } from './graphql-route.js';
+import { buildGraphQLSchema } from '../graphql/schema.js';
+import { createContext } from '../graphql/context.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -92,7 +89,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   const nonces = new NonceStore(deps.redis, 'rollgate:nonce:', 2 * TIMESTAMP_WINDOW_MS, logger.child({ component: 'nonces' }));
   const limiter = new AppRateLimiter(deps.redis, 'rollgate:rl:');
   const authenticator = new Authenticator(appRegistry, nonces, limiter, tokens);
-  registerHttpAuth(app, { authenticator, tokens, bodyLimit: BODY_LIMIT_BYTES });
+  registerHttpAuth(app, { authenticator, tokens, adminToken: config.admin.token, bodyLimit: BODY_LIMIT_BYTES });
   registerHealthRoutes(app, deps.checks, () => [
     ...(nonces.degraded ? ['nonces: per process (redis unreachable)'] : []),
     ...(limiter.degraded ? ['rate limits: per process (redis unreachable)'] : []),
@@ -104,23 +101,14 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   await registerFlowRoutes(app, deps.dataService.flows);
   app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
+  // The schema of every GraphQL transport is live.current(): the static one plus the published APIs' fields.
+  const graphqlServices = { apis, cache, dataSources, apps: appRegistry, limits: config.api };
   const schema = await buildGraphQLSchema({ pubSub: (deps.live ?? new LocalLiveUpdates()).pubSub });
-  const apollo = new ApolloServer<GraphQLContext>({
-    schema,
-    formatError: formatGraphQLError,
-    includeStacktraceInErrorResponses: config.env !== 'production',
-    introspection: config.env !== 'production',
-    plugins: [fastifyApolloDrainPlugin(app), ...(config.env === 'production' ? [ApolloServerPluginLandingPageDisabled()] : [])],
-  });
-  await apollo.start();
-  await app.register(fastifyApollo(apollo), {
-    path: '/graphql',
-    context: async (request) => ({ apis, cache, limits: config.api, requestId: request.id, principal: request.principal }),
-  });
+  const live = await registerGraphQL(app, { config, logger, schema, services: graphqlServices, redis: deps.redis });
   registerGraphQLWs(app, {
-    schema: () => schema,
+    schema: () => live.current(),
     authenticator,
-    context: (principal, requestId) => ({ apis, cache, limits: config.api, requestId, principal }),
+    context: (principal, requestId) => createContext(graphqlServices, { requestId, principal, admin: false }),
     maxSubscriptions: config.graphqlWs.maxSubscriptions,
     trustedProxies: config.auth.trustedProxies,
     logger: logger.child({ component: 'graphql-ws' }),

@@ -66,6 +66,17 @@ describe('loadConfig', () => {
     expect(c.auth.jwt).toEqual({ algorithm: 'HS256', keys: undefined, ttlSeconds: 900 });
   });
 
+  it('reads the GraphQL limits, with introspection on by default and off in production unless set', () => {
+    expect(loadConfig({}).graphql).toEqual({ maxDepth: 10, maxAliases: 30, maxCost: 50_000, maxTokens: 10_000, maxFields: 200, introspection: true });
+    const production = { NODE_ENV: 'production', ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789', ROLLGATE_ADMIN_TOKEN: 'Zq3v9-mK2pL8xR4tY7wB1nC6' };
+    expect(loadConfig(production).graphql.introspection).toBe(false);
+    expect(loadConfig({ ...production, GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
+    expect(loadConfig({ GRAPHQL_INTROSPECTION: 'false', GRAPHQL_MAX_DEPTH: '4', GRAPHQL_MAX_COST: '900' }).graphql).toMatchObject({ introspection: false, maxDepth: 4, maxCost: 900 });
+    for (const bad of [{ GRAPHQL_MAX_DEPTH: '1' }, { GRAPHQL_MAX_ALIASES: 'many' }, { GRAPHQL_INTROSPECTION: 'yes' }, { GRAPHQL_MAX_TOKENS: '5' }]) {
+      expect(() => loadConfig(bad)).toThrow(RollgateError);
+    }
+  });
+
   it('never echoes a password in a redacted URL', () => {
     expect(redactUrl('mysql://root:s3cret@db:3306/rollgate')).toBe('mysql://root:***@db:3306/rollgate');
   });

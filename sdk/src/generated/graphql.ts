@@ -13,6 +13,25 @@ export type CpuMemFilter = {
   to?: string | null | undefined;
 };
 
+/** Order of cpu-mem-5min rollups */
+export type CpuMemOrder =
+  /** Oldest window first: the exact reverse of WINDOW_START_DESC */
+  | 'WINDOW_START_ASC'
+  /** Newest window first; within a window by ip, then pid */
+  | 'WINDOW_START_DESC';
+
+export type CpuMemRollupConnectionQueryVariables = Exact<{
+  filter?: CpuMemFilter | null | undefined;
+  orderBy?: CpuMemOrder | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  last?: number | null | undefined;
+  before?: string | null | undefined;
+}>;
+
+
+export type CpuMemRollupConnectionQuery = { cpuMemRollupConnection: { totalCount: number, pageInfo: { hasPreviousPage: boolean, hasNextPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ cursor: string, node: { windowStart: string, ip: string, pid: number, mem: number, cpuUsagePct: number, memUsagePct: number, samples: number, final: boolean } }> } };
+
 export type CpuMemRollupsQueryVariables = Exact<{
   filter?: CpuMemFilter | null | undefined;
   pageNum?: number | null | undefined;
@@ -57,6 +76,39 @@ export class TypedDocumentString<TResult, TVariables>
   }
 }
 
+export const CpuMemRollupConnectionDocument = new TypedDocumentString(`
+    query CpuMemRollupConnection($filter: CpuMemFilter, $orderBy: CpuMemOrder, $first: Int, $after: String, $last: Int, $before: String) {
+  cpuMemRollupConnection(
+    filter: $filter
+    orderBy: $orderBy
+    first: $first
+    after: $after
+    last: $last
+    before: $before
+  ) {
+    totalCount
+    pageInfo {
+      hasPreviousPage
+      hasNextPage
+      startCursor
+      endCursor
+    }
+    edges {
+      cursor
+      node {
+        windowStart
+        ip
+        pid
+        mem
+        cpuUsagePct
+        memUsagePct
+        samples
+        final
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CpuMemRollupConnectionQuery, CpuMemRollupConnectionQueryVariables>;
 export const CpuMemRollupsDocument = new TypedDocumentString(`
     query CpuMemRollups($filter: CpuMemFilter, $pageNum: Int, $pageSize: Int) {
   cpuMemRollups(filter: $filter, pageNum: $pageNum, pageSize: $pageSize) {
