@@ -76,7 +76,6 @@ export function createEventDecoder(spec: RollupSpec): (raw: Buffer | string | nu
   const ajv = new Ajv({ allErrors: false, strict: true });
   addFormats(ajv, ['date-time']);
   const validate: ValidateFunction = ajv.compile(eventJsonSchema(spec));
-  const fields = spec.source.fields;
   const maxBytes = spec.source.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const maxFutureMs = (spec.source.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS) * 1000;
   const maxAgeMs = spec.sink.retentionDays * 86_400_000;
@@ -103,12 +102,9 @@ export function createEventDecoder(spec: RollupSpec): (raw: Buffer | string | nu
         return { ok: false, kind: 'time_range', reason: `${timeField}: older than the ${spec.sink.retentionDays}-day retention` };
       }
     }
-    const values: Record<string, string | number> = {};
-    for (const f of fields) {
-      const v = record[f.name];
-      if (typeof v === 'string' || typeof v === 'number') values[f.name] = v;
-    }
-    return { ok: true, event: { timeMs, values } };
+    // The schema has checked that every source field is a string or a number, so the payload is the values
+    // as it is: copying it field by field cost as much as the validation (bench/README.md, ingest profile).
+    return { ok: true, event: { timeMs, values: record as Record<string, string | number> } };
   };
 }
 
@@ -128,5 +124,11 @@ function fieldOf(error: ErrorObject): string {
 
 /** The message key an event must carry: its key fields joined with `:`, so one series stays on one partition. */
 export function messageKey(spec: RollupSpec, event: DecodedEvent): string {
-  return spec.source.keyFields.map((f) => String(event.values[f] ?? '')).join(':');
+  // A loop rather than map().join(): this runs once per consumed message.
+  let key: string | undefined;
+  for (const f of spec.source.keyFields) {
+    const part = String(event.values[f] ?? '');
+    key = key === undefined ? part : `${key}:${part}`;
+  }
+  return key ?? '';
 }

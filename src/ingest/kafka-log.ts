@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
 import { dependencyUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type {
@@ -154,9 +154,7 @@ class KafkaConsumer implements LogConsumer {
               timestampMs: Number(m.timestamp),
               key: m.key === null ? null : m.key.toString('utf8'),
               value: m.value,
-              headers: Object.fromEntries(
-                Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : String(v ?? '')]),
-              ),
+              headers: textHeaders(m.headers),
             })),
           },
           { heartbeat, isRunning: () => isRunning() && !isStale() },
@@ -187,6 +185,19 @@ class KafkaConsumer implements LogConsumer {
   async close(): Promise<void> {
     await this.consumer.disconnect();
   }
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Most messages carry no headers: they share one frozen empty object instead of building one each. */
+function textHeaders(headers: IHeaders | undefined): Record<string, string> {
+  if (headers === undefined) return NO_HEADERS;
+  let out: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(headers)) {
+    out ??= {};
+    out[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v ?? '');
+  }
+  return out ?? NO_HEADERS;
 }
 
 function parseTopicPartition(tp: string): { topic: string; partition: number } {

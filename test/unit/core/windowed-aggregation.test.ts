@@ -24,6 +24,29 @@ describe('WindowedAggregation', () => {
     expect(a0).toMatchObject({ final: false, measures: { mem: 300, cpu_usage_pct: 9, mem_usage_pct: 4.5, samples: 2 } });
   });
 
+  it('keeps groups apart whose values only look alike (a separator inside a value, a number and its text)', () => {
+    const spec = { ...cpuMem5min, groupBy: ['ip', 'host'] };
+    const agg = new WindowedAggregation(spec);
+    const at = (values: Record<string, string | number>, offset: number) =>
+      agg.add({ timeMs: T0, values: { pid: 1, cpu_usage_pct: 1, mem_usage_pct: 1, mem_res: 1, timestamp: T0, ...values } }, offset);
+    at({ ip: 'a:b', host: 'c' }, 0);
+    at({ ip: 'a', host: 'b:c' }, 1);
+    at({ ip: 's1:a', host: '' }, 2);
+    at({ ip: 's', host: '1:a' }, 3);
+    at({ ip: '7', host: 'x' }, 4);
+    at({ ip: 7, host: 'x' }, 5);
+    at({ ip: 7, host: 'x' }, 6);
+    const { rows } = agg.drain();
+    expect(rows.map((r) => [r.group, r.measures['samples']])).toEqual([
+      [{ ip: 'a:b', host: 'c' }, 1],
+      [{ ip: 'a', host: 'b:c' }, 1],
+      [{ ip: 's1:a', host: '' }, 1],
+      [{ ip: 's', host: '1:a' }, 1],
+      [{ ip: '7', host: 'x' }, 1],
+      [{ ip: 7, host: 'x' }, 2],
+    ]);
+  });
+
   it('closes a window once the watermark (max time - 60 s) reaches its end, and not before', () => {
     const agg = new WindowedAggregation(cpuMem5min);
     agg.add(ev('a', 1, T0 + MIN, 5), 0);
