@@ -37,6 +37,7 @@ const { values: opts } = parseArgs({
     partitions: { type: 'string', default: '6' },
     series: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '3' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(opts.events);
@@ -90,9 +91,12 @@ async function metric(base: string, name: string): Promise<number> {
 /** The aggregator's events/s: from its first consumed event until ClickHouse has every sample folded. */
 async function aggregatorRun(run: number, env: Record<string, string>, database: string): Promise<number> {
   const ch = createClient({ url: env['CLICKHOUSE_URL']! });
-  const proc = startRollgate(['aggregate', 'cpu-mem-5min'], { ...env, CLICKHOUSE_DATABASE: `${database}_r${run}`, METRICS_PORT: '0', AGGREGATOR_FLUSH_MS: '1000' });
+  const profile = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench', 'profiles')}`] : [];
+  const proc = startRollgate(['aggregate', 'cpu-mem-5min'], { ...env, CLICKHOUSE_DATABASE: `${database}_r${run}`, METRICS_PORT: '0', AGGREGATOR_FLUSH_MS: '1000' }, profile);
   try {
-    const base = await withTimeout('the aggregator metrics port', 60_000, waitForMetricsUrl(proc.output));
+    const base = await withTimeout('the aggregator metrics port', 60_000, waitForMetricsUrl(proc.output)).catch((err: unknown) => {
+      throw new Error(`${String(err)}; its output:\n${proc.output()}`);
+    });
     let first = 0;
     while (first === 0) {
       if ((await metric(base, 'rollgate_events_in_total')) > 0) first = performance.now();

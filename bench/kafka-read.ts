@@ -1,5 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type ConsumerConfig } from 'kafkajs';
+
+/** Consumer settings a reader may tune; partitionsConsumedConcurrently is rollgate's 3 unless given. */
+export type ReaderTuning = Partial<Pick<ConsumerConfig, 'maxBytesPerPartition' | 'maxBytes' | 'minBytes' | 'maxWaitTimeInMs'>> & {
+  partitionsConsumedConcurrently?: number;
+};
 
 /** Rejects with `what` when `work` has not settled within `ms`. */
 export async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
@@ -20,7 +25,9 @@ export async function readWholeTopic(
   topic: string,
   groupId: string,
   each?: (m: { value: string; headers: Record<string, string> }) => void,
+  tuning: ReaderTuning = {},
 ): Promise<{ messages: number; seconds: number }> {
+  const { partitionsConsumedConcurrently = 3, ...fetchTuning } = tuning;
   const kafka = new Kafka({ brokers, clientId: 'chaos-bench-reader', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -28,7 +35,7 @@ export async function readWholeTopic(
   await admin.disconnect();
   const remaining = new Map(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high)]));
   const expected = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
-  const consumer = kafka.consumer({ groupId });
+  const consumer = kafka.consumer({ groupId, ...fetchTuning });
   let messages = 0;
   const readStart = performance.now();
   let finished = 0;
@@ -39,7 +46,7 @@ export async function readWholeTopic(
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
-    partitionsConsumedConcurrently: 3,
+    partitionsConsumedConcurrently,
     eachBatch: async ({ batch }) => {
       messages += batch.messages.length;
       if (each !== undefined) {

@@ -18,10 +18,10 @@ export interface RollgateProcess {
 }
 
 /** Runs the real CLI (`bin/rollgate.js`, compiled by `npm run build`) as a separate process. */
-export function startRollgate(args: string[], env: Record<string, string>): RollgateProcess {
+export function startRollgate(args: string[], env: Record<string, string>, nodeArgs: string[] = []): RollgateProcess {
   if (!existsSync(`${root}dist/src/cli/main.js`)) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVICE_VARS.includes(k)));
-  const child = spawn(process.execPath, [bin, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {
     cwd: root,
     env: { ...baseEnv, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
