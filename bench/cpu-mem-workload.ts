@@ -113,15 +113,21 @@ export async function startAggregator(env: Record<string, string>, nodeArgs: str
   };
 }
 
-/** Deletes the bench's topics (and their .dlq) and consumer groups; best effort. */
+/** Deletes the bench's topics (and their .dlq) and consumer groups; best effort, saying what it could not delete. */
 export async function cleanupKafka(brokers: string, topics: string[], groups: string[]): Promise<void> {
   const admin = kafkaClient(brokers).admin();
   await admin.connect();
   try {
-    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+    const warn = (what: string) => (err: unknown) => say(`cleanup: could not delete ${what}: ${String(err)}`);
+    // One at a time: a group that never committed does not exist, and kafkajs fails a whole request for it.
+    for (const group of groups) {
+      await admin.deleteGroups([group]).catch((err: unknown) => {
+        if (!String((err as { groups?: Array<{ error?: { type?: string } }> }).groups?.[0]?.error?.type).includes('GROUP_ID_NOT_FOUND')) warn(`group ${group}`)(err);
+      });
+    }
     const existing = new Set(await admin.listTopics());
     const doomed = topics.flatMap((t) => [t, `${t}.dlq`]).filter((t) => existing.has(t));
-    if (doomed.length > 0) await admin.deleteTopics({ topics: doomed }).catch(() => undefined);
+    if (doomed.length > 0) await admin.deleteTopics({ topics: doomed }).catch(warn(`topics ${doomed.join(', ')}`));
   } finally {
     await admin.disconnect();
   }

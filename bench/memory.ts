@@ -1,0 +1,184 @@
+/**
+ * Resident memory of a real `rollgate aggregate cpu-mem-5min` process holding
+ * N live series, each with two open windows, fed from real Kafka.
+ *
+ * For each N a new topic gets one sample per series in window A = [T0, T0+300 s)
+ * and then one per series in window B, inside B's first 60 s. The newest event
+ * time stays below T0+360 s, so the watermark (newest − 60 s lateness) stays
+ * below A's end: A never closes and every series holds 2 open windows. The
+ * aggregator folds all 2N events; once its flushes have written every row and
+ * checkpoint, the bench asks it (SIGUSR2, handled by bench/gc-on-signal.mjs,
+ * preloaded with --expose-gc) to collect garbage twice and report
+ * process.memoryUsage(). The baseline is the same process after the same
+ * steps with --baseline-series series (1,000 by default), in the same run:
+ *
+ *   bytes per series-window = (RSS(N) − RSS(baseline)) / (2 · (N − baseline))
+ *
+ * Also reported: heapUsed + external on the same scale, and the peak RSS
+ * (VmHWM), which includes the transient checkpoint JSON of the whole state.
+ * Writes bench/results/memory.json. Topics, groups and databases are removed.
+ *
+ *   npm run bench:memory-rss -- [--series=10000,100000,1000000] [--baseline-series=1000] [--partitions=6]
+ */
+import { createClient } from '@clickhouse/client';
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { seededRandom } from '../src/demo/metrics-producer.js';
+import { cleanupKafka, createTopic, fmt, machine, produce, sample, say, sleep, startAggregator } from './cpu-mem-workload.js';
+import { withTimeout } from './kafka-read.js';
+import { ensureStackEnv, root } from './stack-env.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    series: { type: 'string', default: '10000,100000,1000000' },
+    'baseline-series': { type: 'string', default: '1000' },
+    partitions: { type: 'string', default: '6' },
+  },
+});
+const COUNTS = opts.series.split(',').map(Number);
+const BASELINE = Number(opts['baseline-series']);
+const PARTITIONS = Number(opts.partitions);
+
+interface Reading {
+  series: number;
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  peakRss: number;
+  foldSeconds: number;
+}
+
+async function measure(tag: string, series: number, env: { brokers: string; chUrl: string }): Promise<Reading> {
+  const name = `${tag}_${series}`;
+  const topic = `${name}.system_proc`;
+  const ch = createClient({ url: env.chUrl, request_timeout: 600_000 });
+  try {
+    await createTopic(env.brokers, topic, PARTITIONS);
+    const t0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+    const random = seededRandom(3);
+    // Window A anywhere in its 300 s, then window B in its first 60 s.
+    const produced = await produce(env.brokers, topic, 2 * series, (i) =>
+      i < series ? sample(i, t0 + Math.floor((i / series) * 299_000), random) : sample(i - series, t0 + 300_000 + Math.floor(((i - series) / series) * 59_000), random),
+    );
+    say(`  ${fmt(series)} series: produced ${fmt(2 * series)} events in ${produced.toFixed(1)} s`);
+    const agg = await startAggregator(
+      { KAFKA_BROKERS: env.brokers, CLICKHOUSE_URL: env.chUrl, CLICKHOUSE_DATABASE: name, TOPIC_PREFIX: `${name}.`, KAFKA_CLIENT_ID: name, AGGREGATOR_FLUSH_MS: '2000' },
+      ['--expose-gc', `--import=${path.join(root, 'bench', 'gc-on-signal.mjs')}`],
+    );
+    try {
+      const started = Date.now();
+      await withTimeout(
+        `folding ${2 * series} events`,
+        900_000,
+        (async () => {
+          while ((await agg.metric('rollgate_events_in_total')) < 2 * series) await sleep(250);
+        })(),
+      );
+      const foldSeconds = (Date.now() - started) / 1000;
+      // Every row written: the open groups are all in ClickHouse, and two more flush intervals pass without change.
+      await withTimeout(
+        'the rows to be written',
+        900_000,
+        (async () => {
+          const rows = async () =>
+            Number(((await (await ch.query({ query: `SELECT count() AS n FROM ${name}.cpu_mem_5min FINAL`, format: 'JSONEachRow' })).json()) as Array<{ n: string }>)[0]?.n ?? 0);
+          while ((await rows().catch(() => 0)) < 2 * series) await sleep(500);
+        })(),
+      );
+      if ((await agg.metric('rollgate_dead_letters_total')) > 0) throw new Error('the aggregator dead-lettered events; the workload is wrong');
+      const open = await agg.metric('rollgate_open_window_groups');
+      if (open !== 2 * series) throw new Error(`the aggregator holds ${open} open groups, expected ${2 * series}`);
+      await sleep(5000);
+      const readings: Array<Record<string, number>> = [];
+      for (let i = 0; i < 3; i++) {
+        const before = agg.proc.output().length;
+        agg.proc.child.kill('SIGUSR2');
+        const line = await withTimeout(
+          'the memory report',
+          60_000,
+          (async () => {
+            for (;;) {
+              const m = /bench-memory (\{.*\})/.exec(agg.proc.output().slice(before));
+              if (m?.[1] !== undefined) return m[1];
+              await sleep(100);
+            }
+          })(),
+        );
+        readings.push(JSON.parse(line) as Record<string, number>);
+        await sleep(1000);
+      }
+      const status = readFileSync(`/proc/${agg.proc.child.pid}/status`, 'utf8');
+      const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+      const least = readings.reduce((a, b) => ((a['rss'] ?? Infinity) <= (b['rss'] ?? Infinity) ? a : b));
+      return {
+        series,
+        rss: least['rss'] ?? NaN,
+        heapUsed: least['heapUsed'] ?? NaN,
+        external: least['external'] ?? NaN,
+        arrayBuffers: least['arrayBuffers'] ?? NaN,
+        peakRss: peakKb * 1024,
+        foldSeconds,
+      };
+    } finally {
+      await agg.proc.stop();
+    }
+  } finally {
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` }).catch(() => undefined);
+    await ch.close();
+    await cleanupKafka(env.brokers, [topic], [`${name}.rollgate-cpu-mem-5min`]);
+  }
+}
+
+async function main(): Promise<void> {
+  await ensureStackEnv(say);
+  const env = { brokers: process.env['KAFKA_BROKERS']!, chUrl: process.env['CLICKHOUSE_URL']! };
+  const tag = `bench_mem_${Date.now().toString(36)}`;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  say(`baseline: ${fmt(BASELINE)} series`);
+  const base = await measure(tag, BASELINE, env);
+  const results = [];
+  for (const n of COUNTS) {
+    const r = await measure(tag, n, env);
+    const windows = 2 * (n - BASELINE);
+    results.push({
+      ...r,
+      rssBytesPerSeriesWindow: (r.rss - base.rss) / windows,
+      heapBytesPerSeriesWindow: (r.heapUsed + r.external - base.heapUsed - base.external) / windows,
+      peakRssBytesPerSeriesWindow: (r.peakRss - base.peakRss) / windows,
+    });
+    say(`  ${fmt(n)} series: RSS ${mib(r.rss)} (peak ${mib(r.peakRss)}), heap ${mib(r.heapUsed)}, folded in ${r.foldSeconds.toFixed(1)} s`);
+  }
+  say('');
+  say(`baseline (${fmt(BASELINE)} series): RSS ${mib(base.rss)}, heap ${mib(base.heapUsed)}, peak ${mib(base.peakRss)}`);
+  say('series       RSS  B/series-window (RSS)  B/series-window (heap+external)  peak RSS  B/series-window (peak)');
+  for (const r of results) {
+    say(
+      `${fmt(r.series).padStart(9)}  ${mib(r.rss).padStart(8)}  ${r.rssBytesPerSeriesWindow.toFixed(0).padStart(21)}  ${r.heapBytesPerSeriesWindow.toFixed(0).padStart(31)}  ${mib(r.peakRss).padStart(8)}  ${r.peakRssBytesPerSeriesWindow.toFixed(0).padStart(22)}`,
+    );
+  }
+  say('target: linear, ≤ 500 B per live series per open window');
+
+  const out = path.join(root, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    path.join(out, 'memory.json'),
+    `${JSON.stringify(
+      {
+        benchmark: 'memory',
+        date: new Date().toISOString(),
+        command: `npm run bench:memory-rss -- --series=${COUNTS.join(',')} --baseline-series=${BASELINE} --partitions=${PARTITIONS}`,
+        machine: machine(),
+        openWindowsPerSeries: 2,
+        baseline: base,
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  say('results: bench/results/memory.json');
+}
+
+await main();
