@@ -1,4 +1,4 @@
-import { emptyAccumulator, fold, loadAccumulator, readAccumulator, saveAccumulator, type Accumulator, type AccumulatorState } from './measures.js';
+import { MeasureLayout, type AccumulatorState, type PackedAccumulators } from './measures.js';
 import { windowAssigner, type WindowAssigner } from './window-assignment.js';
 import type { DecodedEvent } from './event-schema.js';
 import type { RollupSpec } from './rollup-spec.js';
@@ -18,12 +18,16 @@ export interface RollupRow {
 }
 
 export type AddResult =
-  | { kind: 'accepted'; outOfOrder: boolean }
+  | { readonly kind: 'accepted'; readonly outOfOrder: boolean }
   | { kind: 'late'; windowStart: number; watermark: number };
 
-interface GroupState {
+// Shared answers: an accepted event, the common case, allocates nothing for its result.
+const ACCEPTED_IN_ORDER: AddResult = Object.freeze({ kind: 'accepted', outOfOrder: false });
+const ACCEPTED_OUT_OF_ORDER: AddResult = Object.freeze({ kind: 'accepted', outOfOrder: true });
+
+/** One group of one window; its measures are packed into the state itself (see MeasureLayout). */
+interface GroupState extends PackedAccumulators {
   group: Record<string, string | number>;
-  accumulators: Accumulator[];
   events: number;
   dirty: boolean;
 }
@@ -56,10 +60,15 @@ export class WindowedAggregation {
   private changedSinceSnapshot = false;
   private readonly windowing: WindowAssigner;
   private readonly latenessMs: number;
+  /** Each measure's source field, by measure index (undefined for count). */
+  private readonly measureFields: ReadonlyArray<string | undefined>;
+  private readonly layout: MeasureLayout;
 
   constructor(private readonly spec: RollupSpec) {
     this.windowing = windowAssigner(spec.window);
     this.latenessMs = spec.window.latenessSeconds * 1000;
+    this.measureFields = spec.measures.map((m) => m.field);
+    this.layout = new MeasureLayout(spec.measures.map((m) => m.op));
   }
 
   static restore(spec: RollupSpec, snapshot: AggregationSnapshot): WindowedAggregation {
@@ -70,7 +79,7 @@ export class WindowedAggregation {
     for (const w of snapshot.windows) {
       const groups = new Map<string, GroupState>();
       for (const g of w.groups) {
-        groups.set(groupKey(spec, g.group), { group: g.group, accumulators: g.accumulators.map(loadAccumulator), events: g.events, dirty: false });
+        groups.set(groupKeyOf(spec.groupBy, g.group), { group: g.group, ...agg.layout.load(g.accumulators), events: g.events, dirty: false });
       }
       agg.windows.set(w.start, groups);
     }
@@ -129,8 +138,8 @@ export class WindowedAggregation {
     }
     if (!folded) return { kind: 'late', windowStart: starts.at(-1) ?? event.timeMs, watermark };
     const outOfOrder = event.timeMs < this.maxEventTime;
-    this.maxEventTime = Math.max(this.maxEventTime, event.timeMs);
-    return { kind: 'accepted', outOfOrder };
+    if (!outOfOrder) this.maxEventTime = event.timeMs;
+    return outOfOrder ? ACCEPTED_OUT_OF_ORDER : ACCEPTED_IN_ORDER;
   }
 
   private foldInto(start: number, event: DecodedEvent): void {
@@ -139,20 +148,21 @@ export class WindowedAggregation {
       groups = new Map();
       this.windows.set(start, groups);
     }
-    const group: Record<string, string | number> = {};
-    for (const name of this.spec.groupBy) group[name] = event.values[name] ?? '';
-    const key = groupKey(this.spec, group);
+    // The hot path of ingest: the key is built straight from the event, and the group's own objects only for a new group.
+    const { values } = event;
+    const key = groupKeyOf(this.spec.groupBy, values);
     let state = groups.get(key);
     if (state === undefined) {
-      state = { group, accumulators: this.spec.measures.map((m) => emptyAccumulator(m.op)), events: 0, dirty: false };
+      const group: Record<string, string | number> = {};
+      for (const name of this.spec.groupBy) group[name] = values[name] ?? '';
+      const { slots, sketches } = this.layout.empty();
+      state = { group, slots, sketches, events: 0, dirty: false };
       groups.set(key, state);
     }
-    this.spec.measures.forEach((measure, i) => {
-      const acc = state.accumulators[i];
-      if (acc === undefined) return;
-      const raw = measure.field === undefined ? 0 : event.values[measure.field];
-      fold(acc, raw ?? Number.NaN);
-    });
+    for (let i = 0; i < this.measureFields.length; i++) {
+      const field = this.measureFields[i];
+      this.layout.fold(state, i, field === undefined ? 0 : (values[field] ?? Number.NaN));
+    }
     state.events += 1;
     state.dirty = true;
   }
@@ -201,7 +211,7 @@ export class WindowedAggregation {
       watermarkFloor: Number.isFinite(this.watermarkFloor) ? this.watermarkFloor : null,
       windows: [...this.windows].map(([start, groups]) => ({
         start,
-        groups: [...groups.values()].map((g) => ({ group: g.group, accumulators: g.accumulators.map(saveAccumulator), events: g.events })),
+        groups: [...groups.values()].map((g) => ({ group: g.group, accumulators: this.layout.save(g), events: g.events })),
       })),
     };
   }
@@ -209,8 +219,7 @@ export class WindowedAggregation {
   private toRow(windowStart: number, state: GroupState, final: boolean): RollupRow {
     const measures: Record<string, number> = {};
     this.spec.measures.forEach((m, i) => {
-      const acc = state.accumulators[i];
-      measures[m.name] = acc === undefined ? 0 : readAccumulator(acc);
+      measures[m.name] = this.layout.read(state, i);
     });
     return { windowStart, group: { ...state.group }, measures, final, version: state.events * 2 + (final ? 1 : 0) };
   }
@@ -224,13 +233,24 @@ export class WindowedAggregation {
 export function latestPerKey(spec: RollupSpec, rows: readonly RollupRow[]): RollupRow[] {
   const latest = new Map<string, RollupRow>();
   for (const row of rows) {
-    const key = `${row.windowStart}|${groupKey(spec, row.group)}`;
+    const key = `${row.windowStart}|${groupKeyOf(spec.groupBy, row.group)}`;
     const seen = latest.get(key);
     if (seen === undefined || row.version >= seen.version) latest.set(key, row);
   }
   return [...latest.values()];
 }
 
-function groupKey(spec: RollupSpec, group: Record<string, string | number>): string {
-  return JSON.stringify(spec.groupBy.map((g) => group[g] ?? ''));
+/**
+ * One string per group, kept only in memory (a restored checkpoint rebuilds
+ * it). Each part is tagged with its type and strings with their length, so no
+ * two groups share a key (7 and "7", or "a:b" + "c" and "a" + "b:c").
+ */
+function groupKeyOf(groupBy: readonly string[], values: Record<string, string | number>): string {
+  // join() makes one flat string; `key +=` would keep a tree of string pieces in the map, about 100 B more per group.
+  const parts: string[] = [];
+  for (const name of groupBy) {
+    const v = values[name] ?? '';
+    parts.push(typeof v === 'number' ? `n${v};` : `s${v.length}:${v}`);
+  }
+  return parts.join('');
 }
