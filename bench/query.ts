@@ -15,7 +15,7 @@
  * of the same run. Load generator, gateway and ClickHouse share this machine's
  * cores; that is the setup a ratio cancels best.
  *
- *   npm run bench:query -- [--rows=10000000] [--seconds=5] [--runs=3] [--connections=8]
+ *   npm run bench:query -- [--rows=10000000] [--seconds=5] [--runs=3] [--connections=8] [--cpu-prof]
  *
  * Writes bench/results/query.json.
  */
@@ -36,6 +36,7 @@ const { values: opts } = parseArgs({
     seconds: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
     connections: { type: 'string', default: '8' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 const RAW_ROWS = Number(opts.rows);
@@ -146,7 +147,9 @@ async function main(): Promise<void> {
       ROLLGATE_BOOTSTRAP_APP_SECRET: BENCH_APP.appSecret,
       ROLLGATE_BOOTSTRAP_APP_CODE: BENCH_APP.appCode,
     };
-    const uncached = startRollgate(['serve'], { ...env, CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', CACHE_L1_TTL_MS: '0' });
+    // --cpu-prof profiles the uncached gateway (REST and GraphQL) into bench/profiles/.
+    const profile = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench', 'profiles')}`] : [];
+    const uncached = startRollgate(['serve'], { ...env, CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', CACHE_L1_TTL_MS: '0' }, profile);
     const cached = startRollgate(['serve'], env);
     gateways.push(uncached, cached);
     const [plain, caching] = await Promise.all([uncached.url(), cached.url()]);
