@@ -139,6 +139,8 @@ describe('the dashboard at /', () => {
       expect(states['host-cpu']?.points).toBe(trend.rows.length);
       expect(states['host-mem']?.points).toBe(2 * trend.rows.length);
       expect(states['region-trend']?.points).toBeGreaterThan(0);
+      // Subscriptions connect: the status line says the page is live.
+      await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'live', undefined, { timeout: 30_000 });
       expect(await page.textContent('#status')).toMatch(/updated/);
       // Every chart's canvas has pixels drawn (not a blank element).
       for (const name of CHARTS) {
@@ -151,20 +153,39 @@ describe('the dashboard at /', () => {
     }
   });
 
-  it('shows a host that starts reporting while the page is open, without a reload', async () => {
+  it('shows a host that starts reporting while the page is open, and pushes its new windows over the subscription', async () => {
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    // Every subscription event the page receives, as the raw graphql-ws frames.
+    const pushes: string[] = [];
+    page.on('websocket', (ws) => ws.on('framereceived', (frame) => pushes.push(String(frame.payload))));
     await page.goto(`${base}/`);
-    await page.waitForFunction(() => document.getElementById('chart-top-hosts')?.dataset.state === 'ok', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'live', undefined, { timeout: 30_000 });
     expect(await page.$$eval('#host option', (os) => os.map((o) => (o as HTMLOptionElement).value))).not.toContain('10.99.0.1');
     const t = Date.now();
     await sendSamples([{ ip: '10.99.0.1', pid: 4242, cpu_usage_pct: 399.5, mem_usage_pct: 12, mem_res: 123_456_789, timestamp: t }]);
     await page.waitForFunction(() => [...document.querySelectorAll('#host option')].some((o) => (o as HTMLOptionElement).value === '10.99.0.1'), undefined, {
       timeout: 60_000,
     });
-    // The page keeps the host it showed; picking the new one draws its single window.
+    // Picking it draws its one window and subscribes to its windows.
     await page.selectOption('#host', '10.99.0.1');
     await page.waitForFunction(() => document.querySelector('.host-name')?.textContent === '10.99.0.1');
     await page.waitForFunction(() => Number(document.getElementById('chart-host-cpu')?.dataset.points) === 1, undefined, { timeout: 30_000 });
+    // A sample in the next window arrives as a push for this host, and the chart gains the window.
+    await sendSamples([{ ip: '10.99.0.1', pid: 4242, cpu_usage_pct: 12.5, mem_usage_pct: 12, mem_res: 123_456_789, timestamp: t + 300_000 }]);
+    await waitFor('a pushed cpuMemWindows event for 10.99.0.1', async () => (pushes.some((p) => p.includes('"cpuMemWindows"') && p.includes('"next"')) ? true : undefined), 60_000, 200);
+    await page.waitForFunction(() => Number(document.getElementById('chart-host-cpu')?.dataset.points) === 2, undefined, { timeout: 60_000 });
+    await page.close();
+  });
+
+  it('polls when subscriptions cannot connect, and says so', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    await page.routeWebSocket('**/graphql', (ws) => ws.close({ code: 1011, reason: 'blocked by the test' }));
+    await page.goto(`${base}/`);
+    await page.waitForFunction((names) => names.every((n) => document.getElementById(`chart-${n}`)?.dataset.state === 'ok'), CHARTS, { timeout: 30_000 });
+    expect(await page.getAttribute('#status', 'data-state')).toBe('polling');
+    const first = await page.getAttribute('#chart-top-hosts', 'data-updated');
+    await page.waitForFunction((before) => document.getElementById('chart-top-hosts')?.dataset.updated !== before, first, { timeout: 30_000 });
+    expect(await page.getAttribute('#status', 'data-state')).toBe('polling');
     await page.close();
   });
 
@@ -172,14 +193,14 @@ describe('the dashboard at /', () => {
     const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
     const page = await context.newPage();
     await page.goto(`${base}/`);
-    await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'polling', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => ['live', 'polling'].includes(document.getElementById('status')?.dataset.state ?? ''), undefined, { timeout: 30_000 });
     await context.setOffline(true);
     await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'offline', undefined, { timeout: 30_000 });
     expect(await page.textContent('#status')).toMatch(/connection lost/);
     expect(Object.values(await chartStates(page)).every((c) => c.state === 'ok')).toBe(true);
     await page.screenshot({ path: `${artifacts}dashboard-offline.png` });
     await context.setOffline(false);
-    await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'polling', undefined, { timeout: 90_000 });
+    await page.waitForFunction(() => ['live', 'polling'].includes(document.getElementById('status')?.dataset.state ?? ''), undefined, { timeout: 90_000 });
     await context.close();
   });
 

@@ -4,12 +4,20 @@ import { init, use, type ECharts, type EChartsCoreOption } from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
 import { hostLine, pointCount, regionTotalsBar, regionTrendBars, topHostsBar } from './charts.js';
 import type { RollgateClient } from '../../../sdk/src/index.js';
+import type { TokenProvider } from '../../../sdk/src/index.js';
+import { startLive, type LiveFeed } from './live.js';
 import { answered, dashboardClient, openSession, signIn as signInWith } from './session.js';
 
 use([LineChart, BarChart, GridComponent, TooltipComponent, LegendComponent, CanvasRenderer]);
 
-/** Seconds between polls while nothing pushes updates; doubled up to a minute while the gateway is unreachable. */
+/**
+ * Milliseconds between polls while nothing pushes updates (doubled up to a minute while the gateway is
+ * unreachable), and while subscriptions push (a safety net: pushes come only for the picked host and the regions).
+ */
 const POLL_MS = 5_000;
+const LIVE_POLL_MS = 30_000;
+/** Pushes arrive every aggregator flush; a burst of them is one refresh. */
+const PUSH_DEBOUNCE_MS = 300;
 const MAX_BACKOFF_MS = 60_000;
 const TOP_N = 10;
 const HOSTS_LISTED = 50;
@@ -52,6 +60,8 @@ function setStatus(state: 'connecting' | 'polling' | 'live' | 'offline', text: s
 }
 
 let selectedHost: string | undefined;
+let live: LiveFeed | undefined;
+let pushing = false;
 
 async function refresh(): Promise<boolean> {
   const hours = Number(rangePicker.value);
@@ -85,13 +95,13 @@ async function refresh(): Promise<boolean> {
   const reached = results.some((r) => r.status === 'fulfilled' || answered(r.reason));
   const time = new Date().toLocaleTimeString();
   if (!reached) return false;
-  setStatus('polling', `polling · updated ${time}`);
+  setStatus(pushing ? 'live' : 'polling', `${pushing ? 'live' : 'polling'} · updated ${time}`);
   return true;
 }
 
 function updateHostPicker(hosts: string[]): void {
   const sorted = [...hosts].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-  if (selectedHost === undefined || !sorted.includes(selectedHost)) selectedHost = hosts[0];
+  if (selectedHost === undefined || !sorted.includes(selectedHost)) pickHost(hosts[0]);
   const current = [...hostPicker.options].map((o) => o.value).join(',');
   if (current !== sorted.join(',')) {
     hostPicker.replaceChildren(...sorted.map((h) => new Option(h, h)));
@@ -104,6 +114,13 @@ function updateHostPicker(hosts: string[]): void {
 let timer: number | undefined;
 let backoff = POLL_MS;
 let running: Promise<void> | undefined;
+/** A push or a control change during a refresh may be newer than what that refresh read: refresh once more after it. */
+let changedWhileRunning = false;
+
+function refreshSoon(delayMs: number): void {
+  if (running !== undefined) changedWhileRunning = true;
+  else schedule(delayMs);
+}
 
 function schedule(ms: number): void {
   if (timer !== undefined) window.clearTimeout(timer);
@@ -115,42 +132,64 @@ async function tick(): Promise<void> {
   running = (async () => {
     try {
       const ok = await refresh();
-      backoff = ok ? POLL_MS : Math.min(backoff * 2, MAX_BACKOFF_MS);
+      backoff = ok ? (pushing ? LIVE_POLL_MS : POLL_MS) : Math.min(backoff * 2, MAX_BACKOFF_MS);
       if (!ok) setStatus('offline', `connection lost · retrying in ${Math.round(backoff / 1000)} s`);
     } catch {
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       setStatus('offline', `connection lost · retrying in ${Math.round(backoff / 1000)} s`);
     } finally {
       running = undefined;
-      schedule(backoff);
+      schedule(changedWhileRunning ? PUSH_DEBOUNCE_MS : backoff);
+      changedWhileRunning = false;
     }
   })();
   return running;
 }
 
-hostPicker.addEventListener('change', () => {
-  selectedHost = hostPicker.value;
-  void tick();
-});
-rangePicker.addEventListener('change', () => void tick());
+function pickHost(ip: string | undefined): void {
+  if (ip === selectedHost) return;
+  selectedHost = ip;
+  live?.watchHost(ip);
+}
 
-async function signIn(): Promise<void> {
+hostPicker.addEventListener('change', () => {
+  pickHost(hostPicker.value);
+  refreshSoon(0);
+});
+rangePicker.addEventListener('change', () => refreshSoon(0));
+
+/** Pushes refresh at once (a burst once); a lost socket falls back to polling every few seconds. */
+function goLive(token: TokenProvider): void {
+  live = startLive({
+    url: `${base.replace(/^http/, 'ws')}/graphql`,
+    token,
+    onUpdate: () => refreshSoon(PUSH_DEBOUNCE_MS),
+    onConnected: (connected) => {
+      pushing = connected;
+      if (!connected) schedule(POLL_MS);
+    },
+  });
+  live.watchHost(selectedHost);
+}
+
+async function signIn(): Promise<TokenProvider> {
   const session = await openSession(base).catch(() => undefined);
   if (session !== undefined) {
     gateway = dashboardClient(base, session);
-    return;
+    return session;
   }
   const dialog = $<HTMLDialogElement>('sign-in');
   const form = $<HTMLFormElement>('sign-in-form');
   const error = $<HTMLParagraphElement>('sign-in-error');
   dialog.showModal();
-  await new Promise<void>((resolve) => {
+  return new Promise<TokenProvider>((resolve) => {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       try {
-        gateway = dashboardClient(base, await signInWith(base, $<HTMLInputElement>('app-code').value.trim()));
+        const token = await signInWith(base, $<HTMLInputElement>('app-code').value.trim());
+        gateway = dashboardClient(base, token);
         dialog.close();
-        resolve();
+        resolve(token);
       } catch (err) {
         error.textContent = err instanceof Error ? err.message : String(err);
       }
@@ -159,4 +198,7 @@ async function signIn(): Promise<void> {
 }
 
 setStatus('connecting', 'connecting…');
-void signIn().then(() => tick());
+void signIn().then((token) => {
+  goLive(token);
+  return tick();
+});
