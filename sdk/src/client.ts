@@ -14,6 +14,12 @@ import {
 import { DEFAULT_RETRY, parseRetryAfter, retryDelayMs, type RetryPolicy } from './retry.js';
 import { signRequest } from './signature.js';
 
+/** What `nodes()` needs of a Relay connection. */
+export interface Connection<TNode> {
+  edges: ReadonlyArray<{ node: TNode }>;
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+}
+
 export interface ClientOptions {
   /** The gateway, e.g. `http://127.0.0.1:4000`. */
   baseUrl: string;
@@ -158,6 +164,31 @@ export class RollgateClient {
       if (result?.data === undefined || result.data === null) throw malformed(answer, attempts, 'a GraphQL answer without data');
       return result.data;
     });
+  }
+
+  /**
+   * Every node of a Relay connection, page after page: runs `document` with
+   * `after` set to the previous page's `endCursor` until `hasNextPage` is
+   * false. `select` picks the connection out of the answer, e.g.
+   * `(d) => d.cpuMemRollupConnection`. Give `first` in `variables` for the
+   * page size; `options` apply to each page.
+   *
+   *   for await (const row of client.nodes(CpuMemRollupConnectionDocument, { filter: { ip }, first: 500 }, (d) => d.cpuMemRollupConnection)) …
+   */
+  async *nodes<TResult, TVariables extends { after?: string | null }, TNode>(
+    document: GraphQLDocument<TResult, TVariables>,
+    variables: TVariables,
+    select: (data: TResult) => Connection<TNode>,
+    options: CallOptions = {},
+  ): AsyncGenerator<TNode, void, undefined> {
+    let after = variables.after ?? null;
+    for (;;) {
+      const connection = select(await this.graphql(document, { ...variables, after }, options));
+      for (const edge of connection.edges) yield edge.node;
+      const next = connection.pageInfo.endCursor;
+      if (!connection.pageInfo.hasNextPage || next === null || next === undefined || connection.edges.length === 0) return;
+      after = next;
+    }
   }
 
   /**

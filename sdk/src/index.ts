@@ -2,7 +2,7 @@
  * @rollgate/sdk: a typed client of the rollgate gateway for Node 20 and
  * browsers. See sdk/README.md.
  */
-export { RollgateClient, type ApiCallOptions, type CallOptions, type ClientOptions, type GraphQLDocument, type RetryEvent } from './client.js';
+export { RollgateClient, type ApiCallOptions, type Connection, type CallOptions, type ClientOptions, type GraphQLDocument, type RetryEvent } from './client.js';
 export type { AppCodeAuth, Auth, BearerAuth, JwtAuth, SignatureAuth, TokenProvider } from './auth.js';
 export * from './apis.js';
 export { ErrorCodes, errorCodeName, type ErrorCodeName } from './error-codes.js';

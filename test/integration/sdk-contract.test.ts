@@ -8,6 +8,7 @@ import { cpuMem5min } from '../../aggregators/cpu-mem-5min.js';
 import type { RollupRow } from '../../src/core/windowed-aggregation.js';
 import { regionOrdersDdl } from '../../src/store/region-orders-store.js';
 import {
+  CpuMemRollupConnectionDocument,
   CpuMemRollupsDocument,
   RegionOrderTotalsDocument,
   RegionOrderTrendDocument,
@@ -401,6 +402,28 @@ describe('GraphQL with the generated operations', () => {
         })),
       ).toEqual(rest.rows);
     }
+  });
+
+  it('nodes() walks a Relay connection to its end: every row REST pages give, in the same order, no page twice', async () => {
+    const ip = IPS[0];
+    const rest = await client(appCode).call<Page<CpuMem5minRow>>('cpu-mem-5min', { ip, pageSize: 2000 });
+    const sdk = client({ type: 'jwt', credentials: appCode });
+    const cursors: Array<string | null | undefined> = [];
+    const walked: string[] = [];
+    const pageSize = Math.ceil(ROWS_PER_IP / 3) + 1;
+    for await (const node of sdk.nodes(CpuMemRollupConnectionDocument, { filter: { ip }, first: pageSize }, (d) => {
+      cursors.push(d.cpuMemRollupConnection.pageInfo.endCursor);
+      return d.cpuMemRollupConnection;
+    })) {
+      walked.push(`${node.windowStart}/${node.pid}`);
+    }
+    expect(walked).toEqual(rest.rows.map((r) => `${r.window_start}/${r.pid}`));
+    expect(cursors).toHaveLength(Math.ceil(ROWS_PER_IP / pageSize));
+    expect(new Set(cursors).size).toBe(cursors.length);
+    // An empty connection ends at once.
+    const none: unknown[] = [];
+    for await (const node of sdk.nodes(CpuMemRollupConnectionDocument, { filter: { ip: '203.0.113.99' }, first: 10 }, (d) => d.cpuMemRollupConnection)) none.push(node);
+    expect(none).toEqual([]);
   });
 
   it('RegionOrderTotals and RegionOrderTrend equal MySQL\'s own rows, as REST rows() does for these unpaged APIs', async () => {
