@@ -134,24 +134,17 @@ export function withPublishedApis(base: GraphQLSchema, served: readonly ServedAp
   });
 }
 
-const OUTPUT: Record<ParamType, GraphQLScalarType> = {
+/**
+ * The GraphQL scalar of a parameter type, for arguments and row fields alike. Dates are strings both ways:
+ * arguments are parsed by the API exactly as over REST (YYYY-MM-DD, ISO-8601 date-times), and rows are
+ * answered as the API formats them (ISO-8601, or its dateFormat).
+ */
+const SCALAR: Record<ParamType, GraphQLScalarType> = {
   STRING: GraphQLString,
   INT: GraphQLInt,
   LONG: GraphQLSafeInt,
   DOUBLE: GraphQLFloat,
   BOOLEAN: GraphQLBoolean,
-  // Dates are answered as the API formats them (ISO-8601, or its dateFormat).
-  DATE: GraphQLString,
-  DATETIME: GraphQLString,
-};
-
-const INPUT: Record<ParamType, GraphQLScalarType> = {
-  STRING: GraphQLString,
-  INT: GraphQLInt,
-  LONG: GraphQLSafeInt,
-  DOUBLE: GraphQLFloat,
-  BOOLEAN: GraphQLBoolean,
-  // Parsed by the API exactly as over REST: YYYY-MM-DD, ISO-8601 date-times.
   DATE: GraphQLString,
   DATETIME: GraphQLString,
 };
@@ -176,7 +169,7 @@ function publishedField(def: ApiDefinition): GraphQLFieldConfig<unknown, GraphQL
           name: typeName,
           description: `A row of ${def.path}`,
           fields: Object.fromEntries(
-            params.map((p) => [outputName(p), { type: OUTPUT[p.type], ...(p.description === '' ? {} : { description: p.description }) }]),
+            params.map((p) => [outputName(p), { type: SCALAR[p.type], ...(p.description === '' ? {} : { description: p.description }) }]),
           ),
         });
   const rows = new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(row)));
@@ -202,7 +195,7 @@ function publishedField(def: ApiDefinition): GraphQLFieldConfig<unknown, GraphQL
   const args: GraphQLFieldConfigArgumentMap = {};
   for (const p of def.requestParams) {
     const operator = 'operator' in p ? p.operator : '=';
-    const scalar: GraphQLInputType = INPUT[p.type];
+    const scalar: GraphQLInputType = SCALAR[p.type];
     const list = operator === 'in' || operator === 'between';
     const base: GraphQLInputType = list ? new GraphQLList(new GraphQLNonNull(scalar)) : scalar;
     const description = [p.description, operator === 'between' ? '(two values: low, high)' : ''].filter((s) => s !== '').join(' ');
