@@ -75,6 +75,9 @@ export class LocalLiveUpdates implements LiveUpdates {
   async close(): Promise<void> {}
 }
 
+/** After a publish that reached nobody, how long a rollup's rows are not published. */
+const QUIET_MS = 2000;
+
 /**
  * Over Redis pub/sub. Channels are `rollgate:live:<TOPIC_PREFIX><topic>`, so
  * deployments (or tests) sharing a Redis do not hear each other, as they do
@@ -85,9 +88,16 @@ export class RedisLiveUpdates implements LiveUpdates {
   private readonly commands: Redis;
   private subscriber: Redis | undefined;
   private readonly channelPrefix: string;
+  /** Channels whose last publish reached no subscriber, until when their rows are not sent. */
+  private readonly quietUntil = new Map<string, number>();
   readonly pubSub: PubSub;
 
-  constructor(url: string, topicPrefix: string, private readonly logger: Logger) {
+  constructor(
+    url: string,
+    topicPrefix: string,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
     this.channelPrefix = `rollgate:live:${topicPrefix}`;
     this.commands = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
     this.commands.on('error', (err: Error) => this.logger.warn({ err: { message: err.message } }, 'redis (live updates) error'));
@@ -105,8 +115,22 @@ export class RedisLiveUpdates implements LiveUpdates {
     };
   }
 
+  /**
+   * Gateways subscribe to a channel only while a client subscribes, so a
+   * publish that reached no one means nobody listens: then the rows of the
+   * writes in the next QUIET_MS are neither serialised nor sent (at 100k
+   * series a write is megabytes), and a new subscriber hears from the
+   * aggregator at most that much later.
+   */
   async rollupRows(rollup: string, rows: readonly RollupRow[]): Promise<void> {
-    for (const message of rowsMessages(rollup, rows)) await this.publish(this.channelPrefix + rollupRowsTopic(rollup), message);
+    const channel = this.channelPrefix + rollupRowsTopic(rollup);
+    if ((this.quietUntil.get(channel) ?? 0) > this.now()) return;
+    for (const message of rowsMessages(rollup, rows)) {
+      if ((await this.publish(channel, message)) === 0) {
+        this.quietUntil.set(channel, this.now() + QUIET_MS);
+        return;
+      }
+    }
   }
 
   async regionTotalsChanged(regions: readonly string[]): Promise<void> {
@@ -118,9 +142,10 @@ export class RedisLiveUpdates implements LiveUpdates {
     this.commands.disconnect();
   }
 
-  private async publish(channel: string, message: string): Promise<void> {
+  /** How many subscribers got it. */
+  private async publish(channel: string, message: string): Promise<number> {
     if (this.commands.status === 'wait') await this.commands.connect();
-    await this.commands.publish(channel, message);
+    return this.commands.publish(channel, message);
   }
 
   /** The subscriber connection, opened on the first subscription; ioredis resubscribes after a reconnect. */

@@ -5,6 +5,7 @@ import { RedisLiveUpdates } from '../../src/live/live-updates.js';
 import { uniqueName } from '../helpers/events.js';
 import { silentLogger } from '../helpers/gateway.js';
 import { stackEnv } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * LiveUpdates over the real Redis: what one process publishes another
@@ -46,6 +47,33 @@ describe('RedisLiveUpdates', () => {
     await a!.return?.();
     await b!.return?.();
     await other.return?.();
+  });
+
+  it('stops sending a rollup\'s rows for a while after a publish nobody heard, then sends again', async () => {
+    let now = 1_000_000;
+    const quietPrefix = `${uniqueName('quiet')}.`;
+    const publisher = new RedisLiveUpdates(stack.REDIS_URL, quietPrefix, silentLogger, () => now);
+    opened.push(publisher);
+    const channel = `rollgate:live:${quietPrefix}${rollupRowsTopic('q')}`;
+    await publisher.rollupRows('q', [row(1)]); // no subscriber: heard by nobody
+    const listener = new Redis(stack.REDIS_URL);
+    const marker = new Redis(stack.REDIS_URL);
+    const heard: string[] = [];
+    listener.on('message', (_channel: string, message: string) => heard.push(message));
+    await listener.subscribe(channel);
+    try {
+      await publisher.rollupRows('q', [row(2)]); // within the quiet time: not sent
+      await marker.publish(channel, 'marker');
+      await waitFor('the marker', async () => (heard.includes('marker') ? true : undefined), 10_000, 20);
+      expect(heard).toEqual(['marker']);
+      now += 2001;
+      await publisher.rollupRows('q', [row(3)]);
+      await waitFor('the rows after the quiet time', async () => (heard.length === 2 ? true : undefined), 10_000, 20);
+      expect(JSON.parse(heard[1]!)).toMatchObject({ rollup: 'q', rows: [{ group: { pid: 3 } }] });
+    } finally {
+      listener.disconnect();
+      marker.disconnect();
+    }
   });
 
   it('drops messages that are not JSON and delivers the next one', async () => {
