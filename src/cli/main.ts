@@ -279,14 +279,19 @@ async function startAggregator(rt: Runtime, name: string): Promise<Stopper> {
     revisions: rt.getRevisions(),
     live: rt.getLiveUpdates(),
   });
+  checkRunner(rt, spec.name, runner);
+  await runner.start();
+  return () => runner.stop();
+}
+
+/** /readyz fails while an aggregator waits for its store to accept writes. */
+function checkRunner(rt: Runtime, name: string, runner: { readonly status: string }): void {
   rt.checks.push({
-    name: `aggregator ${spec.name}`,
+    name: `aggregator ${name}`,
     check: async () => {
       if (runner.status === 'waiting-for-store') throw new Error('waiting for its store to accept writes');
     },
   });
-  await runner.start();
-  return () => runner.stop();
 }
 
 /** Runs the started flows of the flow store (in the catalog database) on this process. */
@@ -334,12 +339,7 @@ async function startRegionOrders(rt: Runtime): Promise<Stopper> {
     revisions: rt.getRevisions(),
     live: rt.getLiveUpdates(),
   });
-  rt.checks.push({
-    name: `aggregator ${regionOrders.name}`,
-    check: async () => {
-      if (runner.status === 'waiting-for-store') throw new Error('waiting for its store to accept writes');
-    },
-  });
+  checkRunner(rt, regionOrders.name, runner);
   await runner.start();
   return () => runner.stop();
 }
