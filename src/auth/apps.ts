@@ -177,6 +177,17 @@ export class AppService {
 
   /** Creates or updates the bootstrap app with the given credentials and grants, enabled, any IP. */
   async bootstrap(credentials: AppCredentials, grants: readonly string[]): Promise<void> {
+    try {
+      await this.putBootstrap(credentials, grants);
+    } catch (err) {
+      // Gateways starting together on a fresh catalog race to insert it: the one that lost updates what the other made.
+      if ((await this.catalog.getApp(credentials.appKey)) === undefined) throw err;
+      await this.putBootstrap(credentials, grants);
+    }
+    await this.refresh(true);
+  }
+
+  private async putBootstrap(credentials: AppCredentials, grants: readonly string[]): Promise<void> {
     const current = await this.catalog.getApp(credentials.appKey);
     const now = Date.now();
     const record: AppRecord = {
@@ -192,7 +203,6 @@ export class AppService {
       updatedAt: now,
     };
     await this.catalog.putApp(record, 'upsert');
-    await this.refresh(true);
   }
 
   refresh(force: boolean): Promise<void> {
