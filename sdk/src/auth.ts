@@ -46,7 +46,7 @@ export class TokenCache {
   private pending: Promise<string> | undefined;
 
   constructor(
-    private readonly issue: (signal: AbortSignal) => Promise<TokenResponse>,
+    private readonly issue: (signal: AbortSignal) => Promise<Pick<TokenResponse, 'token' | 'expiresIn'>>,
     private readonly now: () => number = Date.now,
   ) {}
 

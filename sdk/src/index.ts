@@ -3,7 +3,7 @@
  * browsers. See sdk/README.md.
  */
 export { RollgateClient, type ApiCallOptions, type Connection, type CallOptions, type ClientOptions, type GraphQLDocument, type RetryEvent } from './client.js';
-export type { AppCodeAuth, Auth, BearerAuth, JwtAuth, SignatureAuth, TokenProvider } from './auth.js';
+export { TokenCache, type AppCodeAuth, type Auth, type BearerAuth, type JwtAuth, type SignatureAuth, type TokenProvider } from './auth.js';
 export * from './apis.js';
 export { ErrorCodes, errorCodeName, type ErrorCodeName } from './error-codes.js';
 export {

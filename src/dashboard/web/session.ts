@@ -1,4 +1,4 @@
-import { RollgateApiError, RollgateClient, type TokenProvider } from '../../../sdk/src/index.js';
+import { RollgateApiError, RollgateClient, TokenCache, type TokenProvider } from '../../../sdk/src/index.js';
 
 /**
  * Where the page's bearer tokens come from: the gateway's open dashboard
@@ -12,14 +12,10 @@ interface Issued {
   expiresIn: number;
 }
 
+/** Tokens kept until shortly before they expire, one request for concurrent callers (the SDK's own cache). */
 function cached(issue: (signal: AbortSignal) => Promise<Issued>): TokenProvider {
-  let current: { token: string; renewAt: number } | undefined;
-  return async (signal) => {
-    if (current !== undefined && Date.now() < current.renewAt) return current.token;
-    const { token, expiresIn } = await issue(signal);
-    current = { token, renewAt: Date.now() + expiresIn * 900 };
-    return token;
-  };
+  const cache = new TokenCache(issue);
+  return (signal) => cache.get(signal);
 }
 
 /** The open session's token source, or undefined when this gateway has none (404). */
@@ -31,17 +27,13 @@ export async function openSession(base: string): Promise<TokenProvider | undefin
     return body.data;
   };
   try {
-    const first = await issue();
-    let handed = false;
-    const provider = cached(issue);
-    // The first token is already here: hand it out once instead of asking twice.
-    return async (signal) => {
-      if (!handed) {
-        handed = true;
-        return first.token;
-      }
-      return provider(signal);
-    };
+    // The first answer is already here (it told us there is a session): the cache's first issue hands it out.
+    let first: Issued | undefined = await issue();
+    return cached(async (signal) => {
+      const seeded = first;
+      first = undefined;
+      return seeded ?? issue(signal);
+    });
   } catch (err) {
     if ((err as { status?: number }).status === 404) return undefined;
     throw err;
