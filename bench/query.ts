@@ -21,7 +21,7 @@
  */
 import { createClient } from '@clickhouse/client';
 import autocannon from 'autocannon';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,6 +52,25 @@ interface Sample {
   p50: number;
   p99: number;
   errors: number;
+  /** The gateway's CPU (user + system) per request in this phase, where a gateway serves the target. */
+  gatewayCpuMsPerReq?: number;
+}
+
+/**
+ * CPU time a process has used so far, in ms, from /proc/<pid>/stat (utime + stime, in clock ticks of
+ * 10 ms: `getconf CLK_TCK` is 100 on Linux). Undefined where /proc is absent. A phase of a few seconds
+ * at hundreds of req/s makes the tick's resolution negligible per request.
+ */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces, so split after its closing parenthesis).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 const BENCH_ADMIN_TOKEN = 'bench-query-admin-token-0123456789';
 const BENCH_APP = { appKey: 'bench-query-app', appSecret: 'bench-query-secret-0123456789', appCode: 'bench-query-code-0123456789' };
@@ -72,9 +91,13 @@ interface Target {
   method?: 'GET' | 'POST';
   body?: string;
   headers?: Record<string, string>;
+  /** The gateway process serving the target, whose CPU per request is measured. */
+  gateway?: RollgateProcess;
 }
 
 async function drive(target: Target): Promise<Sample> {
+  const pid = target.gateway?.child.pid;
+  const cpuBefore = processCpuMs(pid);
   const result = await autocannon({
     url: target.url,
     method: target.method ?? 'GET',
@@ -83,12 +106,16 @@ async function drive(target: Target): Promise<Sample> {
     ...(target.body === undefined ? {} : { body: target.body }),
     ...(target.headers === undefined ? {} : { headers: target.headers }),
   });
-  return {
+  const sample: Sample = {
     reqPerSec: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + result.timeouts,
   };
+  const cpuAfter = processCpuMs(pid);
+  return cpuBefore === undefined || cpuAfter === undefined || result.requests.total === 0
+    ? sample
+    : { ...sample, gatewayCpuMsPerReq: (cpuAfter - cpuBefore) / result.requests.total };
 }
 
 const median = (xs: number[]) => {
@@ -166,9 +193,9 @@ async function main(): Promise<void> {
     });
     const targets: Target[] = [
       { name: 'clickhouse', url: `${clickhouseUrl}/?query=${encodeURIComponent(rowsSql)}` },
-      { name: 'rest-uncached', url: `${plain}/api/cpu-mem-5min?${page}`, headers: auth },
-      { name: 'rest-cached', url: `${caching}/api/cpu-mem-5min?${page}`, headers: auth },
-      { name: 'graphql', url: `${plain}/graphql`, method: 'POST', body: graphql, headers: { 'content-type': 'application/json', ...auth } },
+      { name: 'rest-uncached', url: `${plain}/api/cpu-mem-5min?${page}`, headers: auth, gateway: uncached },
+      { name: 'rest-cached', url: `${caching}/api/cpu-mem-5min?${page}`, headers: auth, gateway: cached },
+      { name: 'graphql', url: `${plain}/graphql`, method: 'POST', body: graphql, headers: { 'content-type': 'application/json', ...auth }, gateway: uncached },
       { name: 'raw-group-by', url: `${clickhouseUrl}/?query=${encodeURIComponent(rawSql)}` },
     ];
     // Warm every path once (connections, the cache's first miss, ClickHouse's marks).
@@ -180,12 +207,14 @@ async function main(): Promise<void> {
       for (const t of targets) {
         const s = await drive(t);
         samples.get(t.name)!.push(s);
-        say(`run ${run}/${RUNS} ${t.name.padEnd(14)} ${s.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms${s.errors > 0 ? `  errors ${s.errors}` : ''}`);
+        const cpu = s.gatewayCpuMsPerReq === undefined ? '' : `  gateway CPU ${s.gatewayCpuMsPerReq.toFixed(2)} ms/req`;
+        say(`run ${run}/${RUNS} ${t.name.padEnd(14)} ${s.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms${cpu}${s.errors > 0 ? `  errors ${s.errors}` : ''}`);
       }
     }
 
     const summary = targets.map((t) => {
       const xs = samples.get(t.name)!;
+      const cpu = xs.flatMap((x) => (x.gatewayCpuMsPerReq === undefined ? [] : [x.gatewayCpuMsPerReq]));
       return {
         target: t.name,
         reqPerSec: median(xs.map((x) => x.reqPerSec)),
@@ -193,6 +222,7 @@ async function main(): Promise<void> {
         p50Ms: median(xs.map((x) => x.p50)),
         p99Ms: median(xs.map((x) => x.p99)),
         errors: xs.reduce((n, x) => n + x.errors, 0),
+        ...(cpu.length === 0 ? {} : { gatewayCpuMsPerReq: median(cpu), gatewayCpuMsPerReqSpread: `${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)}` }),
       };
     });
     const by = (name: string) => summary.find((s) => s.target === name)!;
@@ -206,9 +236,10 @@ async function main(): Promise<void> {
 
     say('');
     say(`medians of ${RUNS} runs × ${SECONDS} s at ${CONNECTIONS} connections (spread = min–max req/s)`);
-    say('target          req/s      spread          p50 ms  p99 ms  errors');
+    say('target          req/s      spread          p50 ms  p99 ms  errors  gateway CPU ms/req (spread)');
     for (const s of summary) {
-      say(`${s.target.padEnd(15)} ${s.reqPerSec.toFixed(0).padStart(7)}  ${s.reqPerSecSpread.padEnd(16)} ${String(s.p50Ms).padStart(6)}  ${String(s.p99Ms).padStart(6)}  ${s.errors}`);
+      const cpu = s.gatewayCpuMsPerReq === undefined ? '' : `  ${s.gatewayCpuMsPerReq.toFixed(2)} (${s.gatewayCpuMsPerReqSpread})`;
+      say(`${s.target.padEnd(15)} ${s.reqPerSec.toFixed(0).padStart(7)}  ${s.reqPerSecSpread.padEnd(16)} ${String(s.p50Ms).padStart(6)}  ${String(s.p99Ms).padStart(6)}  ${String(s.errors).padStart(6)}${cpu}`);
     }
     say('');
     say(`rollup API vs raw GROUP BY: ${ratios.rollupApiVsRawGroupBy_reqPerSec.toFixed(1)}× the req/s, ${ratios.rollupApiVsRawGroupBy_p50.toFixed(1)}× lower p50 (target ≥ 50×)`);
