@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { Pool } from 'undici';
 import { SqlFormatError, formatString, formatTypedValue, parseQualifiedName } from '../../core/sql-literal.js';
 import { RollgateError } from '../../errors.js';
 import type { BoundSql, ParamType } from '../bound-sql.js';
@@ -47,32 +47,36 @@ interface JsonCompactBody {
  * Timeouts: max_execution_time on the server, and the client's own timer,
  * which aborts the request and sends KILL QUERY — 18.16 keeps running a query
  * whose HTTP client went away.
+ *
+ * HTTP goes through an undici connection pool (keep-alive), not
+ * @clickhouse/client: that client's per-query machinery (URL objects,
+ * tracing spans, stream pipelines) cost ~1.3 ms of CPU per query against
+ * ~0.6 ms for the same query over undici, measured on this stack — a third of
+ * an uncached REST call's CPU. The HTTP interface used here is small: the SQL
+ * as the POST body, settings and query_id as URL parameters, and errors as a
+ * non-200 status with the server's text.
  */
 export class ClickHouseConnector implements DataSourceConnector {
   readonly dialect = 'clickhouse' as const;
   readonly countsBeforeLimit = true;
-  private readonly client: ClickHouseClient;
+  private readonly pool: Pool;
+  /** The URL's path (a proxy may serve ClickHouse below one); the origin is the pool's. */
+  private readonly pathname: string;
+  private readonly headers: Record<string, string>;
   private timezone: Promise<string> | undefined;
 
   constructor(
     private readonly name: string,
     private readonly config: ClickHouseSourceConfig,
   ) {
-    this.client = createClient({
-      url: config.url,
-      username: config.user,
-      password: config.password,
-      database: config.database,
-      // Each query is cut by its own AbortSignal at its timeoutMs; this only bounds a request nobody aborted.
-      request_timeout: 300_000,
-      // Failures reach the caller as RollgateErrors with their cause; the client's own console log would
-      // print server messages (and query text) outside the injected logger.
-      log: { level: ClickHouseLogLevel.OFF },
-      // Response compression would add enable_http_compression to every request; results are small.
-      compression: { request: false, response: false },
-      // 18.16 rejects settings it does not know; send none by default.
-      clickhouse_settings: {},
-    });
+    const url = new URL(config.url);
+    this.pathname = url.pathname;
+    // Each query is cut by its own AbortSignal at its timeoutMs; these only bound a request nobody aborted.
+    this.pool = new Pool(url.origin, { headersTimeout: 300_000, bodyTimeout: 300_000 });
+    this.headers = {
+      authorization: `Basic ${Buffer.from(`${config.user}:${config.password}`).toString('base64')}`,
+      'content-type': 'text/plain; charset=utf-8',
+    };
   }
 
   display(query: BoundSql): string {
@@ -145,7 +149,22 @@ export class ClickHouseConnector implements DataSourceConnector {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.pool.close();
+  }
+
+  /**
+   * POSTs one statement; resolves with the body of a 200, throws ClickHouseServerError with the server's
+   * text otherwise. Settings go in the URL: 18.16 rejects settings it does not know, so only these are sent.
+   */
+  private async post(sql: string, params: Record<string, string>, signal?: AbortSignal): Promise<string> {
+    const search = new URLSearchParams({ ...params, database: this.config.database });
+    const response = await this.pool.request({ method: 'POST', path: `${this.pathname}?${search}`, headers: this.headers, body: sql, signal });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) {
+      const header = response.headers['x-clickhouse-exception-code'];
+      throw new ClickHouseServerError(text.trim(), typeof header === 'string' ? header : undefined);
+    }
+    return text;
   }
 
   private async run(text: string, options: QueryOptions): Promise<JsonCompactBody> {
@@ -160,14 +179,8 @@ export class ClickHouseConnector implements DataSourceConnector {
       killing = this.kill(queryId);
     }, options.timeoutMs);
     try {
-      const result = await this.client.query({
-        query: text,
-        format: 'JSONCompact',
-        query_id: queryId,
-        abort_signal: abort.signal,
-        clickhouse_settings: readOnlySettings(options),
-      });
-      return parseBody(await result.json<unknown>());
+      const body = await this.post(`${stripTrailingSemicolons(text)}\nFORMAT JSONCompact`, { query_id: queryId, ...readOnlySettings(options) }, abort.signal);
+      return parseBody(parseJson(body));
     } catch (err) {
       if (timedOut || isServerTimeout(err)) {
         await killing;
@@ -182,7 +195,7 @@ export class ClickHouseConnector implements DataSourceConnector {
   private async kill(queryId: string): Promise<void> {
     try {
       // Without readonly: KILL is refused in readonly mode. The id is ours, a UUID.
-      await this.client.command({ query: `KILL QUERY WHERE query_id = ${formatString(queryId)} ASYNC` });
+      await this.post(`KILL QUERY WHERE query_id = ${formatString(queryId)} ASYNC`, {});
     } catch {
       // Best effort: max_execution_time stops it on the server anyway.
     }
@@ -227,16 +240,40 @@ function tableName(table: string): { database: string | undefined; table: string
   }
 }
 
-function readOnlySettings(options: QueryOptions): ClickHouseSettings {
+function readOnlySettings(options: QueryOptions): Record<string, string> {
   return {
     readonly: '1',
-    max_execution_time: Math.max(1, Math.ceil(options.timeoutMs / 1000)),
+    max_execution_time: String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
     max_result_rows: String(Math.max(1, options.maxRows)),
     result_overflow_mode: 'break',
     // Buffer the answer on the server so an error after the first block arrives as
     // an HTTP error, not as text appended to a half-written JSON body.
-    wait_end_of_query: 1,
+    wait_end_of_query: '1',
   };
+}
+
+/** The server's answer to a statement it refused: its text, which starts with `Code: N`. */
+class ClickHouseServerError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'ClickHouseServerError';
+  }
+}
+
+/** FORMAT is appended after the statement, where a trailing `;` would end it first. */
+function stripTrailingSemicolons(sql: string): string {
+  return sql.trim().replace(/;+$/, '');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new RollgateError('DATASOURCE_ERROR', 'clickhouse answered with a body that is not JSON', { cause: err });
+  }
 }
 
 function isServerTimeout(err: unknown): boolean {
@@ -245,15 +282,13 @@ function isServerTimeout(err: unknown): boolean {
 }
 
 /**
- * The server's error code when ClickHouse answered with an error. The client
- * parses only the current message format (`Code: 47. DB::Exception: …`) into a
- * ClickHouseError; 18.16 writes `Code: 47, e.displayText() = …` and arrives as
- * a plain Error with that text.
+ * The server's error code when ClickHouse answered with an error: current
+ * releases send it in X-ClickHouse-Exception-Code and write `Code: 47.
+ * DB::Exception: …`; 18.16 writes `Code: 47, e.displayText() = …`.
  */
 function serverErrorCode(err: unknown): string | undefined {
-  if (err instanceof ClickHouseError) return err.code;
-  if (err instanceof Error) return /^Code: (\d+)[,.]/.exec(err.message)?.[1];
-  return undefined;
+  if (!(err instanceof ClickHouseServerError)) return undefined;
+  return err.code ?? /^Code: (\d+)[,.]/.exec(err.message)?.[1];
 }
 
 function parseBody(body: unknown): JsonCompactBody {
