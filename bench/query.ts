@@ -15,7 +15,12 @@
  * of the same run. Load generator, gateway and ClickHouse share this machine's
  * cores; that is the setup a ratio cancels best.
  *
- *   npm run bench:query -- [--rows=10000000] [--seconds=5] [--runs=3] [--connections=8] [--cpu-prof]
+ *   npm run bench:query -- [--rows=10000000] [--seconds=5] [--runs=3] [--connections=8] [--cpu-prof] [--baseline=DIR]
+ *
+ * --baseline=DIR also runs an uncached gateway from DIR, another checkout built with `npm run build`
+ * (e.g. `git archive <rev> | tar -x -C DIR`, node_modules linked), and drives its REST and GraphQL
+ * targets in the same rounds: a change's effect on the gateway's CPU per request, measured side by
+ * side on the same machine load, which two separate runs on shared cores cannot give.
  *
  * Writes bench/results/query.json.
  */
@@ -37,6 +42,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '3' },
     connections: { type: 'string', default: '8' },
     'cpu-prof': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const RAW_ROWS = Number(opts.rows);
@@ -179,8 +185,10 @@ async function main(): Promise<void> {
     const uncached = startRollgate(['serve'], { ...env, CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', CACHE_L1_TTL_MS: '0' }, profile);
     const cached = startRollgate(['serve'], env);
     gateways.push(uncached, cached);
-    const [plain, caching] = await Promise.all([uncached.url(), cached.url()]);
-    await Promise.all([liftRateLimit(plain), liftRateLimit(caching)]);
+    const baseline = opts.baseline === undefined ? undefined : startRollgate(['serve'], { ...env, CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', CACHE_L1_TTL_MS: '0' }, [], path.resolve(opts.baseline));
+    if (baseline !== undefined) gateways.push(baseline);
+    const [plain, caching, before] = await Promise.all([uncached.url(), cached.url(), baseline?.url()]);
+    await Promise.all([plain, caching, before].flatMap((base) => (base === undefined ? [] : [liftRateLimit(base)])));
     const auth = { authorization: `APPCODE ${BENCH_APP.appCode}` };
     const page = `ip=${ip}&pageSize=20`;
     const rowsSql = `SELECT window_start, ip, pid, mem, cpu_usage_pct, mem_usage_pct, samples, final FROM ${database}.cpu_mem_5min FINAL
@@ -191,11 +199,23 @@ async function main(): Promise<void> {
     const graphql = JSON.stringify({
       query: `{ cpuMemRollups(filter: { ip: "${ip}" }, pageSize: 20) { totalNum rows { windowStart ip pid mem cpuUsagePct memUsagePct samples final } } }`,
     });
+    const restTarget = (base: string, gateway: RollgateProcess): Omit<Target, 'name'> => ({ url: `${base}/api/cpu-mem-5min?${page}`, headers: auth, gateway });
+    const graphqlTarget = (base: string, gateway: RollgateProcess): Omit<Target, 'name'> => ({
+      url: `${base}/graphql`,
+      method: 'POST',
+      body: graphql,
+      headers: { 'content-type': 'application/json', ...auth },
+      gateway,
+    });
+    // A baseline's targets run right after their counterparts, so both see the same load.
+    const compared = baseline !== undefined && before !== undefined;
     const targets: Target[] = [
       { name: 'clickhouse', url: `${clickhouseUrl}/?query=${encodeURIComponent(rowsSql)}` },
-      { name: 'rest-uncached', url: `${plain}/api/cpu-mem-5min?${page}`, headers: auth, gateway: uncached },
-      { name: 'rest-cached', url: `${caching}/api/cpu-mem-5min?${page}`, headers: auth, gateway: cached },
-      { name: 'graphql', url: `${plain}/graphql`, method: 'POST', body: graphql, headers: { 'content-type': 'application/json', ...auth }, gateway: uncached },
+      { name: 'rest-uncached', ...restTarget(plain, uncached) },
+      ...(compared ? [{ name: 'rest-baseline', ...restTarget(before, baseline) }] : []),
+      { name: 'rest-cached', ...restTarget(caching, cached) },
+      { name: 'graphql', ...graphqlTarget(plain, uncached) },
+      ...(compared ? [{ name: 'graphql-baseline', ...graphqlTarget(before, baseline) }] : []),
       { name: 'raw-group-by', url: `${clickhouseUrl}/?query=${encodeURIComponent(rawSql)}` },
     ];
     // Warm every path once (connections, the cache's first miss, ClickHouse's marks).
@@ -232,6 +252,13 @@ async function main(): Promise<void> {
       restUncachedP50VsClickHouse: by('rest-uncached').p50Ms / Math.max(by('clickhouse').p50Ms, 0.01),
       cacheHitVsUncached_reqPerSec: by('rest-cached').reqPerSec / by('rest-uncached').reqPerSec,
       graphqlVsRest_reqPerSec: by('graphql').reqPerSec / by('rest-uncached').reqPerSec,
+      ...(baseline === undefined
+        ? {}
+        : {
+            restVsBaseline_cpuPerReq: by('rest-uncached').gatewayCpuMsPerReq! / by('rest-baseline').gatewayCpuMsPerReq!,
+            graphqlVsBaseline_cpuPerReq: by('graphql').gatewayCpuMsPerReq! / by('graphql-baseline').gatewayCpuMsPerReq!,
+            restBaselineP50VsClickHouse: by('rest-baseline').p50Ms / Math.max(by('clickhouse').p50Ms, 0.01),
+          }),
     };
 
     say('');
@@ -246,6 +273,9 @@ async function main(): Promise<void> {
     say(`uncached REST p50 / direct ClickHouse p50: ${ratios.restUncachedP50VsClickHouse.toFixed(2)} (target ≤ 1.5)`);
     say(`cache hits vs uncached: ${ratios.cacheHitVsUncached_reqPerSec.toFixed(1)}× the req/s (target ≥ 5×)`);
     say(`GraphQL vs REST (uncached): ${ratios.graphqlVsRest_reqPerSec.toFixed(2)}× the req/s (target ≥ 0.7×)`);
+    if (ratios.restVsBaseline_cpuPerReq !== undefined) {
+      say(`gateway CPU per request vs the baseline: REST ${ratios.restVsBaseline_cpuPerReq.toFixed(2)}×, GraphQL ${ratios.graphqlVsBaseline_cpuPerReq!.toFixed(2)}×; baseline REST p50 / direct ClickHouse p50: ${ratios.restBaselineP50VsClickHouse!.toFixed(2)}`);
+    }
 
     const out = path.join(root, 'bench', 'results');
     mkdirSync(out, { recursive: true });
@@ -255,7 +285,7 @@ async function main(): Promise<void> {
         {
           benchmark: 'query',
           date: new Date().toISOString(),
-          command: `npm run bench:query -- --rows=${RAW_ROWS} --seconds=${SECONDS} --runs=${RUNS} --connections=${CONNECTIONS}`,
+          command: `npm run bench:query -- --rows=${RAW_ROWS} --seconds=${SECONDS} --runs=${RUNS} --connections=${CONNECTIONS}${opts.baseline === undefined ? '' : ' --baseline=…'}`,
           machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: os.loadavg() },
           rawRows: RAW_ROWS,
           summary,

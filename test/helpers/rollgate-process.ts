@@ -17,12 +17,16 @@ export interface RollgateProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs the real CLI (`bin/rollgate.js`, compiled by `npm run build`) as a separate process. */
-export function startRollgate(args: string[], env: Record<string, string>, nodeArgs: string[] = []): RollgateProcess {
-  if (!existsSync(`${root}dist/src/cli/main.js`)) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
+/**
+ * Runs the real CLI (`bin/rollgate.js`, compiled by `npm run build`) as a separate process; from another
+ * built checkout with `from` (benchmarks compare a baseline revision in the same run).
+ */
+export function startRollgate(args: string[], env: Record<string, string>, nodeArgs: string[] = [], from = root): RollgateProcess {
+  const dir = from.endsWith('/') ? from : `${from}/`;
+  if (!existsSync(`${dir}dist/src/cli/main.js`)) throw new Error(`${dir}dist/ is missing: run \`npm run build\` there (npm test does)`);
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVICE_VARS.includes(k)));
-  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {
-    cwd: root,
+  const child = spawn(process.execPath, [...nodeArgs, from === root ? bin : `${dir}bin/rollgate.js`, ...args], {
+    cwd: dir,
     env: { ...baseEnv, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
