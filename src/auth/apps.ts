@@ -107,8 +107,9 @@ export class AppService {
   }
 
   findByCode(appCode: string): LiveApp | undefined {
-    const app = this.byCodeHash.get(this.hasher.hash(appCode));
-    return app !== undefined && this.hasher.matches(appCode, app.record.appCodeHash) ? app : undefined;
+    const hash = this.hasher.hash(appCode);
+    const app = this.byCodeHash.get(hash);
+    return app !== undefined && this.hasher.sameHash(hash, app.record.appCodeHash) ? app : undefined;
   }
 
   // Admin

@@ -39,6 +39,9 @@ export function registerHttpAuth(app: FastifyInstance, deps: HttpAuthDeps): void
   app.decorateRequest('admin', false);
 
   app.addHook('preParsing', async (request, _reply, payload) => {
+    // Most calls are GETs without a body: nothing to keep, and no stream to replay (rawBody stays undefined,
+    // which every reader takes as empty).
+    if (!hasBody(request)) return payload;
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of payload) {
@@ -89,6 +92,12 @@ export function registerHttpAuth(app: FastifyInstance, deps: HttpAuthDeps): void
       grants: principal.grants,
     });
   });
+}
+
+/** An HTTP/1.1 message has a body only with Content-Length (not 0) or Transfer-Encoding (RFC 9112 §6.3). */
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** A browser opening /graphql gets Apollo's landing page, which holds no data. */
