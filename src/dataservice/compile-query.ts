@@ -88,26 +88,36 @@ export function compileWizard(
   dialect: Dialect,
   options: { readFinal: boolean; maxRows: number },
 ): CompiledQuery {
+  return wizardCompiler(def, dialect, options)(request, options.maxRows);
+}
+
+/**
+ * compileWizard with the text that depends on the definition alone (columns, table, order) built once:
+ * a prepared API compiles every call with it, and only the conditions and the page differ per call.
+ */
+export function wizardCompiler(def: WizardDefinition, dialect: Dialect, options: { readFinal: boolean }): (request: BoundRequest, maxRows: number) => CompiledQuery {
   const from = `${quoteIdent(def.table, dialect)}${options.readFinal && dialect === 'clickhouse' ? ' FINAL' : ''}`;
-  const conditions: BoundSql[] = [];
-  for (const param of def.requestParams) {
-    const value = request.values.get(param.name);
-    if (value !== undefined) conditions.push(condition(param.column, param.operator, value, dialect));
-  }
-  const where = conditions.length === 0 ? BoundSql.text('') : BoundSql.text(' WHERE ').append(BoundSql.join(conditions, ' AND '));
   const columns = [...new Set(def.responseParams.map((p) => p.column))];
   const sortColumns = new Set(def.sort.map((s) => s.column));
   const order = [
     ...def.sort.map((s) => `${quoteIdent(s.column, dialect)} ${s.order}`),
     ...columns.filter((c) => !sortColumns.has(c)).map((c) => quoteIdent(c, dialect)),
   ];
-  const { limit, offset, fetchRows } = pageWindow(request, options.maxRows);
-  const rows = BoundSql.text(`SELECT ${columns.map((c) => quoteIdent(c, dialect)).join(', ')} FROM ${from}`)
-    .append(where)
-    .append(` ORDER BY ${order.join(', ')}`)
-    .append(limitClause(dialect, limit, offset));
-  const count = request.page === undefined ? undefined : BoundSql.text(`SELECT count(*) AS total FROM ${from}`).append(where);
-  return { rows, count, fetchRows };
+  const select = `SELECT ${columns.map((c) => quoteIdent(c, dialect)).join(', ')} FROM ${from}`;
+  const orderBy = ` ORDER BY ${order.join(', ')}`;
+  const countFrom = `SELECT count(*) AS total FROM ${from}`;
+  return (request, maxRows) => {
+    const conditions: BoundSql[] = [];
+    for (const param of def.requestParams) {
+      const value = request.values.get(param.name);
+      if (value !== undefined) conditions.push(condition(param.column, param.operator, value, dialect));
+    }
+    const where = conditions.length === 0 ? BoundSql.text('') : BoundSql.text(' WHERE ').append(BoundSql.join(conditions, ' AND '));
+    const { limit, offset, fetchRows } = pageWindow(request, maxRows);
+    const rows = BoundSql.text(select).append(where).append(orderBy).append(limitClause(dialect, limit, offset));
+    const count = request.page === undefined ? undefined : BoundSql.text(countFrom).append(where);
+    return { rows, count, fetchRows };
+  };
 }
 
 /**

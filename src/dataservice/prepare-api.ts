@@ -1,7 +1,7 @@
 import { invalidParameter, RollgateError } from '../errors.js';
 import type { Dialect } from './bound-sql.js';
 import type { BoundRequest } from './bind-request.js';
-import { compileScript, compileWizard, type CompiledQuery } from './compile-query.js';
+import { compileScript, wizardCompiler, type CompiledQuery } from './compile-query.js';
 import { operatorAllowed, outputName, type ApiDefinition, type RequestParam, type ResponseParam } from './definition.js';
 import type { DataSourceConnector, TableInfo } from './datasources/connector.js';
 import { parseValue } from './request-values.js';
@@ -53,7 +53,7 @@ export async function prepareApi(def: ApiDefinition, connector: DataSourceConnec
       dialect,
       connector,
       tables: [tableName],
-      compile: (request, maxRows) => compileWizard(def, request, dialect, { readFinal: table.readFinal, maxRows }),
+      compile: wizardCompiler(def, dialect, { readFinal: table.readFinal }),
     };
   }
 

@@ -86,11 +86,13 @@ export class ClickHouseConnector implements DataSourceConnector {
   async query(query: BoundSql, options: QueryOptions): Promise<QueryResult> {
     const body = await this.run(render(query), options);
     const timezones = await this.columnTimezones(body.meta);
+    // Each column's reader is picked once, not per cell.
+    const readers = body.meta.map((column, i) => ({ name: column.name, read: jsonReader(column.type, timezones[i]) }));
     const rows: Array<Record<string, unknown>> = [];
     for (const tuple of body.data.slice(0, Math.max(0, options.maxRows))) {
       const row: Record<string, unknown> = {};
-      body.meta.forEach((column, i) => {
-        row[column.name] = fromJson(tuple[i], column.type, timezones[i]);
+      readers.forEach(({ name, read }, i) => {
+        row[name] = read(tuple[i]);
       });
       rows.push(row);
     }
@@ -322,15 +324,13 @@ export function clickhouseParamType(nativeType: string): ParamType | undefined {
 }
 
 /**
- * A JSONCompact value as a plain JS value. 64-bit integers arrive quoted and
+ * Reads a column's JSONCompact values as plain JS values. 64-bit integers arrive quoted and
  * stay strings (exact); Decimal arrives as a JSON number (18.16 cannot quote it).
  */
-function fromJson(value: unknown, type: string, timezone: string | undefined): unknown {
-  if (typeof value !== 'string') return value ?? null;
-  const inner = unwrap(type);
-  if (inner === 'Date') return parseDate(value);
-  if (timezone !== undefined) return parseDateTime(value, timezone);
-  return value;
+function jsonReader(type: string, timezone: string | undefined): (value: unknown) => unknown {
+  const parse: (text: string) => unknown =
+    unwrap(type) === 'Date' ? parseDate : timezone !== undefined ? (text) => parseDateTime(text, timezone) : (text) => text;
+  return (value) => (typeof value !== 'string' ? (value ?? null) : parse(value));
 }
 
 function parseDate(text: string): Date | string {
