@@ -2,8 +2,9 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, parse, visit, type DocumentNode, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, parse, visit, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 
 /** The `extensions.code` of an operation refused for its size (the shared enum's QUERY_TOO_COMPLEX). */
@@ -58,16 +59,33 @@ export function operationCost(options: Omit<Parameters<typeof getComplexity>[0],
  * variables are known (page sizes often come in variables), before it runs.
  */
 export function costLimitPlugin(maxCost: number, page: { defaultPageSize: number; maxPageSize: number }): ApolloServerPlugin {
+  // The cost depends on the schema, the document, the operation and the variables only. Apollo hands every
+  // repeat of a query the same parsed document (its document store, renewed with the schema), so the cost of
+  // each is remembered per document object: recomputing it walked the whole document on every request.
+  const costs = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, LRUCache<string, number>>>();
+  const remembered = (schema: GraphQLSchema, document: DocumentNode) => {
+    let bySchema = costs.get(schema);
+    if (bySchema === undefined) costs.set(schema, (bySchema = new WeakMap()));
+    let byDocument = bySchema.get(document);
+    if (byDocument === undefined) bySchema.set(document, (byDocument = new LRUCache<string, number>({ max: 64 })));
+    return byDocument;
+  };
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, schema }) {
-          let cost: number;
-          try {
-            cost = operationCost({ schema, query: document, variables: request.variables ?? {}, ...(request.operationName === undefined ? {} : { operationName: request.operationName }) }, page);
-          } catch {
-            // Variables that do not fit: execution reports that with its own error.
-            return;
+          const variables = request.variables ?? {};
+          const key = JSON.stringify([request.operationName ?? null, variables]);
+          const known = remembered(schema, document);
+          let cost = known.get(key);
+          if (cost === undefined) {
+            try {
+              cost = operationCost({ schema, query: document, variables, ...(request.operationName === undefined ? {} : { operationName: request.operationName }) }, page);
+            } catch {
+              // Variables that do not fit: execution reports that with its own error.
+              cost = Number.NaN;
+            }
+            known.set(key, cost);
           }
           if (cost > maxCost) {
             throw new GraphQLError(`the operation costs ${cost}, more than the limit of ${maxCost} (fields, times the rows of each page)`, {
@@ -110,6 +128,27 @@ export function tooManyFields(source: string, limits: Pick<Config['graphql'], 'm
   const fields = fieldCount(document);
   if (fields <= limits.maxFields) return undefined;
   return new GraphQLError(`the document selects ${fields} fields, more than the limit of ${limits.maxFields}`, { extensions: { code: TOO_COMPLEX } });
+}
+
+/**
+ * tooManyFields with its answer remembered per document text, as Apollo remembers parsed documents: the
+ * same few operations arrive again and again, and this parse ran on every request before Apollo's cache.
+ * Texts over 64 KiB are counted every time rather than held.
+ */
+export function fieldLimit(limits: Pick<Config['graphql'], 'maxFields' | 'maxTokens'>): (source: string) => GraphQLError | undefined {
+  const answers = new LRUCache<string, { refusal: GraphQLError | undefined }>({
+    maxSize: 4 * 1024 * 1024,
+    maxEntrySize: 64 * 1024,
+    sizeCalculation: (_answer, source) => Math.max(1, source.length),
+  });
+  return (source) => {
+    let answer = answers.get(source);
+    if (answer === undefined) {
+      answer = { refusal: tooManyFields(source, limits) };
+      answers.set(source, answer);
+    }
+    return answer.refusal;
+  };
 }
 
 /** graphql-js' own refusal of a document with more tokens than `maxTokens` (a parse error). */

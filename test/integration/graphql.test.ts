@@ -457,6 +457,23 @@ describe('hostile operations', () => {
   });
 });
 
+describe('repeated operations', () => {
+  it('are priced by their variables on every call, though the document is parsed once', async () => {
+    const query = `query($n: Int) { ${Array.from({ length: 10 }, (_, i) => `p${i}: cpuMemRollupConnection(first: $n, filter: { pid: ${i} }) { edges { node { ip pid mem cpuUsagePct } } }`).join(' ')} }`;
+    for (const [n, refused] of [[1, false], [2000, true], [1, false], [2000, true]] as const) {
+      const res = await gql(query, { n });
+      expect(codes(res.body).includes('QUERY_TOO_COMPLEX')).toBe(refused);
+    }
+  });
+
+  it('say Cache-Control: no-store, answered or refused', async () => {
+    for (const query of ['{ cpuMemRollups(pageSize: 1) { totalNum } }', '{ cpuMemRollups(pageSize: 1) { noSuchField } }']) {
+      const res = await app.inject({ method: 'POST', url: '/graphql', headers: { ...appHeaders, 'content-type': 'application/json' }, payload: { query } });
+      expect(res.headers['cache-control']).toBe('no-store');
+    }
+  });
+});
+
 describe('automatic persisted queries', () => {
   it('answer a known hash over GET on every instance, and ask for the query once when the hash is new', async () => {
     const query = `{ cpuMemRollups(pageSize: 2) { totalNum } } # ${database}`;
