@@ -15,7 +15,9 @@
  * of the same run. Load generator, gateway and ClickHouse share this machine's
  * cores; that is the setup a ratio cancels best.
  *
- *   npm run bench:query -- [--rows=10000000] [--seconds=5] [--runs=3] [--connections=8] [--cpu-prof] [--baseline=DIR]
+ *   npm run bench:query -- [--rows=10000000] [--seconds=5] [--runs=3] [--connections=8] [--warmup=5] [--cpu-prof] [--baseline=DIR]
+ *
+ * --warmup drives every gateway target for that many seconds before the measured rounds (0: none).
  *
  * --baseline=DIR also runs an uncached gateway from DIR, another checkout built with `npm run build`
  * (e.g. `git archive <rev> | tar -x -C DIR`, node_modules linked), and drives its REST and GraphQL
@@ -43,12 +45,14 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '8' },
     'cpu-prof': { type: 'boolean', default: false },
     baseline: { type: 'string' },
+    warmup: { type: 'string', default: '5' },
   },
 });
 const RAW_ROWS = Number(opts.rows);
 const SECONDS = Number(opts.seconds);
 const RUNS = Number(opts.runs);
 const CONNECTIONS = Number(opts.connections);
+const WARMUP_SECONDS = Number(opts.warmup);
 const SERIES = 1000;
 const STEP_S = 6;
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -101,14 +105,14 @@ interface Target {
   gateway?: RollgateProcess;
 }
 
-async function drive(target: Target): Promise<Sample> {
+async function drive(target: Target, seconds = SECONDS): Promise<Sample> {
   const pid = target.gateway?.child.pid;
   const cpuBefore = processCpuMs(pid);
   const result = await autocannon({
     url: target.url,
     method: target.method ?? 'GET',
     connections: CONNECTIONS,
-    duration: SECONDS,
+    duration: seconds,
     ...(target.body === undefined ? {} : { body: target.body }),
     ...(target.headers === undefined ? {} : { headers: target.headers }),
   });
@@ -220,6 +224,10 @@ async function main(): Promise<void> {
     ];
     // Warm every path once (connections, the cache's first miss, ClickHouse's marks).
     for (const t of targets) await fetch(t.url, { method: t.method ?? 'GET', ...(t.body === undefined ? {} : { body: t.body }), ...(t.headers === undefined ? {} : { headers: t.headers }) });
+    // And each gateway's paths under load, unrecorded: V8 compiles the hot code in its first thousands of calls,
+    // on its own threads. Without this the first round measured the JIT too (in two runs the uncached gateway's CPU
+    // per request fell ~40 % from round 1 to round 3).
+    for (const t of targets) if (t.gateway !== undefined && WARMUP_SECONDS > 0) await drive(t, WARMUP_SECONDS);
 
     const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
     for (let run = 1; run <= RUNS; run++) {
@@ -285,7 +293,7 @@ async function main(): Promise<void> {
         {
           benchmark: 'query',
           date: new Date().toISOString(),
-          command: `npm run bench:query -- --rows=${RAW_ROWS} --seconds=${SECONDS} --runs=${RUNS} --connections=${CONNECTIONS}${opts.baseline === undefined ? '' : ' --baseline=…'}`,
+          command: `npm run bench:query -- --rows=${RAW_ROWS} --seconds=${SECONDS} --runs=${RUNS} --connections=${CONNECTIONS} --warmup=${WARMUP_SECONDS}${opts.baseline === undefined ? '' : ' --baseline=…'}`,
           machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: os.loadavg() },
           rawRows: RAW_ROWS,
           summary,
