@@ -476,6 +476,12 @@ describe('clickhouse connector specifics', () => {
     expect(typeof (await (ch as unknown as { serverTimezone(): Promise<string> }).serverTimezone())).toBe('string');
   });
 
+  it('queues queries beyond its 10 connections and answers every one, after timeouts too', async () => {
+    await Promise.all(Array.from({ length: 3 }, (_, i) => expectCode(ch.query(BoundSql.text(clickhouse.slowQuery(`queue-${i}`)), { timeoutMs: 300, maxRows: 10 }), 'QUERY_TIMEOUT')));
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => ch.query(where('SELECT ', { type: 'INT', value: i }, ' + 0 AS n'), LIMITS)));
+    expect(results.map((r) => Number(r.rows[0]?.['n']))).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
   it('reports a wrong password as DATASOURCE_ERROR without the password, not retriable', async () => {
     const wrong = await createConnector('wrong', { kind: 'clickhouse', url: stack.CLICKHOUSE_URL, database: chDatabase, user: 'default', password: SECRET });
     try {

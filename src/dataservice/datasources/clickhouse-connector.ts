@@ -71,8 +71,18 @@ export class ClickHouseConnector implements DataSourceConnector {
   ) {
     const url = new URL(config.url);
     this.pathname = url.pathname;
-    // Each query is cut by its own AbortSignal at its timeoutMs; these only bound a request nobody aborted.
-    this.pool = new Pool(url.origin, { headersTimeout: 300_000, bodyTimeout: 300_000 });
+    this.pool = new Pool(url.origin, {
+      // As @clickhouse/client did: at most 10 queries at once per data source, the rest wait for a connection,
+      // so a burst of calls cannot run into the server's max_concurrent_queries.
+      connections: 10,
+      // Idle connections are dropped before the server's keep_alive_timeout (3 s by default) closes them
+      // under a query just being sent.
+      keepAliveTimeout: 2_500,
+      keepAliveMaxTimeout: 2_500,
+      // Each query is cut by its own AbortSignal at its timeoutMs; these only bound a request nobody aborted.
+      headersTimeout: 300_000,
+      bodyTimeout: 300_000,
+    });
     this.headers = {
       authorization: `Basic ${Buffer.from(`${config.user}:${config.password}`).toString('base64')}`,
       'content-type': 'text/plain; charset=utf-8',
