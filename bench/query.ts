@@ -5,6 +5,8 @@
  *   rest-cached     the same URL with the cache on              after the first call every answer is a hit
  *   graphql         cpuMemRollups, same page, cache off         the same API through GraphQL
  *   clickhouse      the page's rows query, straight to ClickHouse's HTTP interface (the baseline)
+ *   node-proxy      bench/node-proxy.mjs: a bare node:http server relaying that query over undici, the
+ *                   floor of any Node gateway here (no auth, rate limit, binding or logging)
  *   raw-group-by    the same answer computed from the raw events with GROUP BY (what rollups replace)
  *
  * The data: RAW_ROWS raw samples (10M by default) generated inside ClickHouse,
@@ -12,7 +14,8 @@
  * written. Two gateways run as separate processes (cache off, cache on);
  * autocannon drives each target for SECONDS, RUNS times, and the medians are
  * reported with their spread and as ratios against the direct ClickHouse query
- * of the same run. Load generator, gateway and ClickHouse share this machine's
+ * of the same run. Latency percentiles come from every 2xx response's exact
+ * time (autocannon's own are whole milliseconds). Load generator, gateway and ClickHouse share this machine's
  * cores; that is the setup a ratio cancels best.
  *
  *   npm run bench:query -- [--rows=10000000] [--seconds=5] [--runs=3] [--connections=8] [--warmup=5] [--cpu-prof] [--baseline=DIR]
@@ -24,10 +27,12 @@
  * targets in the same rounds: a change's effect on the gateway's CPU per request, measured side by
  * side on the same machine load, which two separate runs on shared cores cannot give.
  *
- * Writes bench/results/query.json.
+ * Writes bench/results/query.json (query-c<N>.json at other than 8 connections).
  */
 import { createClient } from '@clickhouse/client';
 import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +58,7 @@ const SECONDS = Number(opts.seconds);
 const RUNS = Number(opts.runs);
 const CONNECTIONS = Number(opts.connections);
 const WARMUP_SECONDS = Number(opts.warmup);
+const resultsFile = CONNECTIONS === 8 ? 'query.json' : `query-c${CONNECTIONS}.json`;
 const SERIES = 1000;
 const STEP_S = 6;
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -64,6 +70,8 @@ interface Sample {
   errors: number;
   /** The gateway's CPU (user + system) per request in this phase, where a gateway serves the target. */
   gatewayCpuMsPerReq?: number;
+  /** The system (kernel) part of it: socket reads and writes to the client, ClickHouse and Redis. */
+  gatewaySysMsPerReq?: number;
 }
 
 /**
@@ -71,17 +79,30 @@ interface Sample {
  * 10 ms: `getconf CLK_TCK` is 100 on Linux). Undefined where /proc is absent. A phase of a few seconds
  * at hundreds of req/s makes the tick's resolution negligible per request.
  */
-function processCpuMs(pid: number | undefined): number | undefined {
+function processCpuMs(pid: number | undefined): { total: number; sys: number } | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces, so split after its closing parenthesis).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    const user = Number(fields[11]) * 10;
+    const sys = Number(fields[12]) * 10;
+    return { total: user + sys, sys };
   } catch {
     return undefined;
   }
 }
+/** bench/node-proxy.mjs serving `sql`: the floor of a Node gateway (see that file). Resolves with its URL. */
+async function startNodeProxy(clickhouseUrl: string, sql: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [path.join(root, 'bench', 'node-proxy.mjs')], {
+    cwd: root,
+    env: { ...process.env, CLICKHOUSE_URL: clickhouseUrl, SQL: sql },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+  return { child, url: `http://127.0.0.1:${chunk.toString().trim()}/` };
+}
+
 const BENCH_ADMIN_TOKEN = 'bench-query-admin-token-0123456789';
 const BENCH_APP = { appKey: 'bench-query-app', appSecret: 'bench-query-secret-0123456789', appCode: 'bench-query-code-0123456789' };
 
@@ -103,29 +124,54 @@ interface Target {
   headers?: Record<string, string>;
   /** The gateway process serving the target, whose CPU per request is measured. */
   gateway?: RollgateProcess;
+  /** Another serving process whose CPU per request is measured (the bare Node proxy). */
+  pid?: number;
 }
 
 async function drive(target: Target, seconds = SECONDS): Promise<Sample> {
-  const pid = target.gateway?.child.pid;
+  const pid = target.pid ?? target.gateway?.child.pid;
   const cpuBefore = processCpuMs(pid);
-  const result = await autocannon({
-    url: target.url,
-    method: target.method ?? 'GET',
-    connections: CONNECTIONS,
-    duration: seconds,
-    ...(target.body === undefined ? {} : { body: target.body }),
-    ...(target.headers === undefined ? {} : { headers: target.headers }),
+  // autocannon's own percentiles are whole milliseconds (its histogram's lowest discernible value is 1 ms),
+  // too coarse for a ratio of two p50s of a few ms; the exact response times come with its 'response' event.
+  const times: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: target.url,
+        method: target.method ?? 'GET',
+        connections: CONNECTIONS,
+        duration: seconds,
+        ...(target.body === undefined ? {} : { body: target.body }),
+        ...(target.headers === undefined ? {} : { headers: target.headers }),
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) times.push(responseTime);
+    });
   });
   const sample: Sample = {
     reqPerSec: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    p50: percentile(times, 0.5),
+    p99: percentile(times, 0.99),
     errors: result.errors + result.non2xx + result.timeouts,
   };
   const cpuAfter = processCpuMs(pid);
   return cpuBefore === undefined || cpuAfter === undefined || result.requests.total === 0
     ? sample
-    : { ...sample, gatewayCpuMsPerReq: (cpuAfter - cpuBefore) / result.requests.total };
+    : {
+        ...sample,
+        gatewayCpuMsPerReq: (cpuAfter.total - cpuBefore.total) / result.requests.total,
+        gatewaySysMsPerReq: (cpuAfter.sys - cpuBefore.sys) / result.requests.total,
+      };
+}
+
+/** The nearest-rank percentile, in ms with 0.01 ms precision; NaN without samples. */
+function percentile(xs: number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(xs).sort();
+  const value = sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+  return Math.round(value * 100) / 100;
 }
 
 const median = (xs: number[]) => {
@@ -140,6 +186,7 @@ async function main(): Promise<void> {
   const database = `bench_query_${Date.now().toString(36)}`;
   const ch = createClient({ url: clickhouseUrl, request_timeout: 600_000 });
   const gateways: RollgateProcess[] = [];
+  let proxy: { child: ChildProcess; url: string } | undefined;
   try {
     say(`generating ${RAW_ROWS.toLocaleString('en')} raw samples for ${SERIES} series in ClickHouse database ${database}`);
     await ch.command({ query: `CREATE DATABASE ${database}` });
@@ -213,8 +260,10 @@ async function main(): Promise<void> {
     });
     // A baseline's targets run right after their counterparts, so both see the same load.
     const compared = baseline !== undefined && before !== undefined;
+    proxy = await startNodeProxy(clickhouseUrl, rowsSql);
     const targets: Target[] = [
       { name: 'clickhouse', url: `${clickhouseUrl}/?query=${encodeURIComponent(rowsSql)}` },
+      { name: 'node-proxy', url: proxy.url, ...(proxy.child.pid === undefined ? {} : { pid: proxy.child.pid }) },
       { name: 'rest-uncached', ...restTarget(plain, uncached) },
       ...(compared ? [{ name: 'rest-baseline', ...restTarget(before, baseline) }] : []),
       { name: 'rest-cached', ...restTarget(caching, cached) },
@@ -227,7 +276,7 @@ async function main(): Promise<void> {
     // And each gateway's paths under load, unrecorded: V8 compiles the hot code in its first thousands of calls,
     // on its own threads. Without this the first round measured the JIT too (in two runs the uncached gateway's CPU
     // per request fell ~40 % from round 1 to round 3).
-    for (const t of targets) if (t.gateway !== undefined && WARMUP_SECONDS > 0) await drive(t, WARMUP_SECONDS);
+    for (const t of targets) if ((t.gateway !== undefined || t.pid !== undefined) && WARMUP_SECONDS > 0) await drive(t, WARMUP_SECONDS);
 
     const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
     for (let run = 1; run <= RUNS; run++) {
@@ -235,7 +284,7 @@ async function main(): Promise<void> {
       for (const t of targets) {
         const s = await drive(t);
         samples.get(t.name)!.push(s);
-        const cpu = s.gatewayCpuMsPerReq === undefined ? '' : `  gateway CPU ${s.gatewayCpuMsPerReq.toFixed(2)} ms/req`;
+        const cpu = s.gatewayCpuMsPerReq === undefined ? '' : `  gateway CPU ${s.gatewayCpuMsPerReq.toFixed(2)} ms/req (kernel ${s.gatewaySysMsPerReq?.toFixed(2)})`;
         say(`run ${run}/${RUNS} ${t.name.padEnd(14)} ${s.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms${cpu}${s.errors > 0 ? `  errors ${s.errors}` : ''}`);
       }
     }
@@ -243,6 +292,7 @@ async function main(): Promise<void> {
     const summary = targets.map((t) => {
       const xs = samples.get(t.name)!;
       const cpu = xs.flatMap((x) => (x.gatewayCpuMsPerReq === undefined ? [] : [x.gatewayCpuMsPerReq]));
+      const sys = xs.flatMap((x) => (x.gatewaySysMsPerReq === undefined ? [] : [x.gatewaySysMsPerReq]));
       return {
         target: t.name,
         reqPerSec: median(xs.map((x) => x.reqPerSec)),
@@ -250,7 +300,9 @@ async function main(): Promise<void> {
         p50Ms: median(xs.map((x) => x.p50)),
         p99Ms: median(xs.map((x) => x.p99)),
         errors: xs.reduce((n, x) => n + x.errors, 0),
-        ...(cpu.length === 0 ? {} : { gatewayCpuMsPerReq: median(cpu), gatewayCpuMsPerReqSpread: `${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)}` }),
+        ...(cpu.length === 0
+          ? {}
+          : { gatewayCpuMsPerReq: median(cpu), gatewayCpuMsPerReqSpread: `${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)}`, gatewaySysMsPerReq: median(sys) }),
       };
     });
     const by = (name: string) => summary.find((s) => s.target === name)!;
@@ -258,6 +310,7 @@ async function main(): Promise<void> {
       rollupApiVsRawGroupBy_p50: by('raw-group-by').p50Ms / Math.max(by('rest-uncached').p50Ms, 0.01),
       rollupApiVsRawGroupBy_reqPerSec: by('rest-uncached').reqPerSec / by('raw-group-by').reqPerSec,
       restUncachedP50VsClickHouse: by('rest-uncached').p50Ms / Math.max(by('clickhouse').p50Ms, 0.01),
+      nodeProxyP50VsClickHouse: by('node-proxy').p50Ms / Math.max(by('clickhouse').p50Ms, 0.01),
       cacheHitVsUncached_reqPerSec: by('rest-cached').reqPerSec / by('rest-uncached').reqPerSec,
       graphqlVsRest_reqPerSec: by('graphql').reqPerSec / by('rest-uncached').reqPerSec,
       ...(baseline === undefined
@@ -271,14 +324,14 @@ async function main(): Promise<void> {
 
     say('');
     say(`medians of ${RUNS} runs × ${SECONDS} s at ${CONNECTIONS} connections (spread = min–max req/s)`);
-    say('target          req/s      spread          p50 ms  p99 ms  errors  gateway CPU ms/req (spread)');
+    say('target          req/s      spread          p50 ms  p99 ms  errors  gateway CPU ms/req (spread), kernel part');
     for (const s of summary) {
-      const cpu = s.gatewayCpuMsPerReq === undefined ? '' : `  ${s.gatewayCpuMsPerReq.toFixed(2)} (${s.gatewayCpuMsPerReqSpread})`;
+      const cpu = s.gatewayCpuMsPerReq === undefined ? '' : `  ${s.gatewayCpuMsPerReq.toFixed(2)} (${s.gatewayCpuMsPerReqSpread}), ${s.gatewaySysMsPerReq?.toFixed(2)}`;
       say(`${s.target.padEnd(15)} ${s.reqPerSec.toFixed(0).padStart(7)}  ${s.reqPerSecSpread.padEnd(16)} ${String(s.p50Ms).padStart(6)}  ${String(s.p99Ms).padStart(6)}  ${String(s.errors).padStart(6)}${cpu}`);
     }
     say('');
     say(`rollup API vs raw GROUP BY: ${ratios.rollupApiVsRawGroupBy_reqPerSec.toFixed(1)}× the req/s, ${ratios.rollupApiVsRawGroupBy_p50.toFixed(1)}× lower p50 (target ≥ 50×)`);
-    say(`uncached REST p50 / direct ClickHouse p50: ${ratios.restUncachedP50VsClickHouse.toFixed(2)} (target ≤ 1.5)`);
+    say(`uncached REST p50 / direct ClickHouse p50: ${ratios.restUncachedP50VsClickHouse.toFixed(2)} (target ≤ 1.5); the bare Node proxy's: ${ratios.nodeProxyP50VsClickHouse.toFixed(2)}`);
     say(`cache hits vs uncached: ${ratios.cacheHitVsUncached_reqPerSec.toFixed(1)}× the req/s (target ≥ 5×)`);
     say(`GraphQL vs REST (uncached): ${ratios.graphqlVsRest_reqPerSec.toFixed(2)}× the req/s (target ≥ 0.7×)`);
     if (ratios.restVsBaseline_cpuPerReq !== undefined) {
@@ -288,7 +341,7 @@ async function main(): Promise<void> {
     const out = path.join(root, 'bench', 'results');
     mkdirSync(out, { recursive: true });
     writeFileSync(
-      path.join(out, 'query.json'),
+      path.join(out, resultsFile),
       `${JSON.stringify(
         {
           benchmark: 'query',
@@ -304,8 +357,9 @@ async function main(): Promise<void> {
         2,
       )}\n`,
     );
-    say(`results: bench/results/query.json`);
+    say(`results: bench/results/${resultsFile}`);
   } finally {
+    proxy?.child.kill('SIGTERM');
     await Promise.all(gateways.map((g) => g.stop()));
     await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => undefined);
     await ch.close();
