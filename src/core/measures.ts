@@ -113,7 +113,9 @@ export class MeasureLayout {
   private readonly places: MeasurePlace[];
   /** A packed array of the initial slots; copies keep its double elements and exact length. */
   private readonly initial: number[];
-  private readonly sketchCount: number;
+  /** Numbers per group in `slots`. */
+  readonly slotCount: number;
+  readonly sketchCount: number;
 
   constructor(ops: readonly MeasureOp[]) {
     let slots = 0;
@@ -132,6 +134,7 @@ export class MeasureLayout {
       if (op === 'avg') this.initial[at + 1] = 0;
     }
     this.initial.length = slots;
+    this.slotCount = slots;
     this.sketchCount = sketches;
   }
 

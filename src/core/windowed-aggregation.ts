@@ -1,4 +1,6 @@
+import { decodeCheckpoint, isEncodedCheckpoint, type CheckpointData, type CheckpointWindow } from './checkpoint-codec.js';
 import { MeasureLayout, type AccumulatorState, type PackedAccumulators } from './measures.js';
+import { HyperLogLog } from './hyperloglog.js';
 import { windowAssigner, type WindowAssigner } from './window-assignment.js';
 import type { DecodedEvent } from './event-schema.js';
 import type { RollupSpec } from './rollup-spec.js';
@@ -30,11 +32,22 @@ interface GroupState extends PackedAccumulators {
   group: Record<string, string | number>;
   events: number;
   dirty: boolean;
+  /** The checkpoint generation in which the group last changed: a delta holds those after the acknowledged one. */
+  changedIn: number;
+}
+
+/** A segment taken by checkpoint(): acknowledge(generation) once the store holds it. */
+export interface EngineCheckpoint {
+  generation: number;
+  /** Groups in the segment. */
+  groups: number;
+  data: CheckpointData;
 }
 
 /**
- * Everything needed to resume a partition exactly where it stopped: stored with
- * the rows it produced, restored when the partition is assigned again.
+ * The first checkpoint format (v1): the whole open state as JSON. No longer
+ * written by the runner (see checkpoint()), still restored from tables written
+ * by earlier versions.
  */
 export interface AggregationSnapshot {
   v: 1;
@@ -58,6 +71,10 @@ export class WindowedAggregation {
   private watermarkFloor = Number.NEGATIVE_INFINITY;
   private next: number | undefined;
   private changedSinceSnapshot = false;
+  /** Stamped on groups as they change; checkpoint() moves on to the next one. */
+  private generation = 1;
+  /** The latest generation the store holds; deltas carry every group changed after it. */
+  private acknowledged = 0;
   private readonly windowing: WindowAssigner;
   private readonly latenessMs: number;
   /** Each measure's source field, by measure index (undefined for count). */
@@ -71,6 +88,27 @@ export class WindowedAggregation {
     this.layout = new MeasureLayout(spec.measures.map((m) => m.op));
   }
 
+  /**
+   * A partition from its stored checkpoint: a v1 JSON snapshot, or a v2 base
+   * followed by the deltas written on it, applied in order.
+   */
+  static restoreFrom(spec: RollupSpec, states: readonly string[]): WindowedAggregation {
+    const [first, ...rest] = states;
+    if (first === undefined) throw new Error('checkpoint: no segments');
+    if (!isEncodedCheckpoint(first)) {
+      if (rest.length > 0) throw new Error('checkpoint: a v1 snapshot has no deltas');
+      return WindowedAggregation.restore(spec, JSON.parse(first) as AggregationSnapshot);
+    }
+    const agg = new WindowedAggregation(spec);
+    states.forEach((state, i) => {
+      const data = decodeCheckpoint(state);
+      if ((data.kind === 'base') !== (i === 0)) throw new Error(`checkpoint: segment ${i} is a ${data.kind}`);
+      agg.apply(data);
+    });
+    return agg;
+  }
+
+  /** A v1 snapshot (see AggregationSnapshot). */
   static restore(spec: RollupSpec, snapshot: AggregationSnapshot): WindowedAggregation {
     const agg = new WindowedAggregation(spec);
     agg.next = snapshot.nextOffset;
@@ -79,7 +117,7 @@ export class WindowedAggregation {
     for (const w of snapshot.windows) {
       const groups = new Map<string, GroupState>();
       for (const g of w.groups) {
-        groups.set(groupKeyOf(spec.groupBy, g.group), { group: g.group, ...agg.layout.load(g.accumulators), events: g.events, dirty: false });
+        groups.set(groupKeyOf(spec.groupBy, g.group), { group: g.group, ...agg.layout.load(g.accumulators), events: g.events, dirty: false, changedIn: 0 });
       }
       agg.windows.set(w.start, groups);
     }
@@ -156,7 +194,7 @@ export class WindowedAggregation {
       const group: Record<string, string | number> = {};
       for (const name of this.spec.groupBy) group[name] = values[name] ?? '';
       const { slots, sketches } = this.layout.empty();
-      state = { group, slots, sketches, events: 0, dirty: false };
+      state = { group, slots, sketches, events: 0, dirty: false, changedIn: 0 };
       groups.set(key, state);
     }
     for (let i = 0; i < this.measureFields.length; i++) {
@@ -165,6 +203,7 @@ export class WindowedAggregation {
     }
     state.events += 1;
     state.dirty = true;
+    state.changedIn = this.generation;
   }
 
   /** True when the watermark has closed a window that drain() has not yet emitted. */
@@ -200,7 +239,107 @@ export class WindowedAggregation {
     return { rows, windowsClosed };
   }
 
-  /** The state to store with the rows just drained, or undefined when nothing changed since the last one. */
+  /**
+   * The segment to store with the rows just drained, or undefined when nothing
+   * changed since the last one. `choose` picks a base (every group) or a delta
+   * (the groups changed after the acknowledged generation, so a segment whose
+   * write failed is covered by the next one) from the counts of both.
+   */
+  checkpoint(choose: (changedGroups: number, openGroups: number) => 'base' | 'delta'): EngineCheckpoint | undefined {
+    if (!this.changedSinceSnapshot || this.next === undefined) return undefined;
+    let changed = 0;
+    let open = 0;
+    for (const groups of this.windows.values()) {
+      for (const g of groups.values()) {
+        open += 1;
+        if (g.changedIn > this.acknowledged) changed += 1;
+      }
+    }
+    const kind = choose(changed, open);
+    const generation = this.generation;
+    this.generation += 1;
+    this.changedSinceSnapshot = false;
+    const windows: CheckpointWindow[] = [];
+    let count = 0;
+    for (const [start, groups] of this.windows) {
+      const selected: GroupState[] = [];
+      for (const g of groups.values()) if (kind === 'base' || g.changedIn > this.acknowledged) selected.push(g);
+      if (selected.length === 0) continue;
+      count += selected.length;
+      windows.push(this.columnsOf(start, selected));
+    }
+    return {
+      generation,
+      groups: count,
+      data: {
+        v: 2,
+        kind,
+        nextOffset: this.next,
+        maxEventTime: Number.isFinite(this.maxEventTime) ? this.maxEventTime : null,
+        watermarkFloor: Number.isFinite(this.watermarkFloor) ? this.watermarkFloor : null,
+        ops: this.spec.measures.map((m) => m.op),
+        slotCount: this.layout.slotCount,
+        openWindows: [...this.windows.keys()],
+        windows,
+      },
+    };
+  }
+
+  /** The store holds the segment of `generation`: later deltas start from it. */
+  acknowledge(generation: number): void {
+    if (generation > this.acknowledged) this.acknowledged = generation;
+  }
+
+  private columnsOf(start: number, groups: readonly GroupState[]): CheckpointWindow {
+    const width = this.layout.slotCount;
+    const slots = new Float64Array(groups.length * width);
+    const events = new Float64Array(groups.length);
+    groups.forEach((g, i) => {
+      for (let j = 0; j < width; j++) slots[i * width + j] = g.slots[j] ?? Number.NaN;
+      events[i] = g.events;
+    });
+    return {
+      start,
+      columns: this.spec.groupBy.map((name) => groups.map((g) => g.group[name] ?? '')),
+      slots,
+      events,
+      sketches: Array.from({ length: this.layout.sketchCount }, (_, k) => groups.map((g) => g.sketches?.[k]?.serialize() ?? '')),
+    };
+  }
+
+  private apply(data: CheckpointData): void {
+    const ops = this.spec.measures.map((m) => m.op);
+    if (data.ops.join() !== ops.join() || data.slotCount !== this.layout.slotCount) {
+      throw new Error(`checkpoint: measures are ${data.ops.join()}, the rollup says ${ops.join()}`);
+    }
+    if (data.kind === 'base') this.windows.clear();
+    this.next = data.nextOffset;
+    this.maxEventTime = data.maxEventTime ?? Number.NEGATIVE_INFINITY;
+    this.watermarkFloor = data.watermarkFloor ?? Number.NEGATIVE_INFINITY;
+    const width = data.slotCount;
+    for (const w of data.windows) {
+      let groups = this.windows.get(w.start);
+      if (groups === undefined) {
+        groups = new Map();
+        this.windows.set(w.start, groups);
+      }
+      for (let i = 0; i < w.events.length; i++) {
+        const group: Record<string, string | number> = {};
+        this.spec.groupBy.forEach((name, c) => {
+          group[name] = w.columns[c]?.[i] ?? '';
+        });
+        const { slots, sketches } = this.layout.empty();
+        for (let j = 0; j < width; j++) slots[j] = w.slots[i * width + j] ?? Number.NaN;
+        if (sketches !== undefined) sketches.forEach((_, k) => (sketches[k] = HyperLogLog.deserialize(w.sketches[k]?.[i] ?? '')));
+        groups.set(groupKeyOf(this.spec.groupBy, group), { group, slots, sketches, events: w.events[i] ?? 0, dirty: false, changedIn: 0 });
+      }
+    }
+    // Windows closed since the earlier segments are not in the open set any more.
+    const open = new Set(data.openWindows);
+    for (const start of [...this.windows.keys()]) if (!open.has(start)) this.windows.delete(start);
+  }
+
+  /** The whole state in the v1 format: for tests of the old-format restore and the benchmark's before figure. */
   snapshot(): AggregationSnapshot | undefined {
     if (!this.changedSinceSnapshot || this.next === undefined) return undefined;
     this.changedSinceSnapshot = false;
