@@ -39,6 +39,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly rowsWritten = new Counter({ name: 'rollgate_rows_written_total', help: 'Rollup rows upserted', labelNames: ['rollup'], registers: [this.registry] });
+  readonly checkpointBytes = new Counter({
+    name: 'rollgate_checkpoint_bytes_total',
+    help: 'Encoded checkpoint segments written to the store, by kind (base or delta)',
+    labelNames: ['rollup', 'kind'],
+    registers: [this.registry],
+  });
   readonly sinkWriteSeconds = new Histogram({
     name: 'rollgate_sink_write_seconds',
     help: 'Time to write one flush (dead letters, rows, checkpoints) to the store',

@@ -1,14 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { RollupRevisions } from '../cache/rollup-revisions.js';
 import type { LivePublisher } from '../live/live-updates.js';
 import { createEventDecoder, messageKey, type DeadLetterReason } from '../core/event-schema.js';
 import { idleRaises } from '../core/idleness.js';
 import type { RollupSpec } from '../core/rollup-spec.js';
-import { WindowedAggregation, latestPerKey, type AggregationSnapshot, type RollupRow } from '../core/windowed-aggregation.js';
+import { encodeCheckpoint } from '../core/checkpoint-codec.js';
+import { WindowedAggregation, latestPerKey, type EngineCheckpoint, type RollupRow } from '../core/windowed-aggregation.js';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ConsumedBatch, ConsumedMessage, LogConsumer, LogProducer, OutgoingMessage, TopicLog } from '../ingest/topic-log.js';
-import type { PartitionCheckpoint, RollupStore } from '../store/rollup-store.js';
+import type { CheckpointSegment, RollupStore } from '../store/rollup-store.js';
 
 export interface AggregatorOptions {
   spec: RollupSpec;
@@ -48,15 +50,52 @@ const MAX_BUFFERED_DEAD_LETTERS = 5000;
 const RETENTION_EVERY_MS = 3600_000;
 const DEAD_LETTER_REQUEST_BYTES = 256 * 1024;
 
+/**
+ * A checkpoint is a base and the deltas written on it (see resolveChain). A
+ * new base starts a chain after this many deltas, or once the deltas hold
+ * more groups than this share of the open ones: restoring reads the whole chain.
+ */
+const MAX_DELTAS = 16;
+const MAX_DELTA_SHARE = 0.5;
+/** Rows per store write where rows are not transactional with the checkpoint (ClickHouse): each part is durable on its own. */
+const ROWS_PER_WRITE = 50_000;
+
+/** The partition's last segment the store acknowledged: the next delta applies on it. */
+interface ChainHead {
+  chainId: string;
+  slot: number;
+  nextOffset: number;
+  /** Groups in the deltas since the base. */
+  deltaGroups: number;
+}
+
 interface PartitionState {
   engine: WindowedAggregation;
   lastMessageAt: number;
+  /** Undefined until this process has written a base: the first segment after a restore is one. */
+  chain: ChainHead | undefined;
 }
 
-/** What one flush must make durable, kept whole until it is: retried as is after a failure. */
+/** A segment waiting for the store, and what becomes of the partition's chain once it is there. */
+interface PendingSegment {
+  segment: CheckpointSegment;
+  engine: WindowedAggregation;
+  generation: number;
+  head: ChainHead;
+}
+
+/**
+ * What one flush must make durable, kept until it is: retried after a failure,
+ * with what a later flush adds. Parts already durable leave it (dead letters,
+ * and rows where the store writes them apart from the checkpoint), so a retry
+ * resends only the rest.
+ */
 interface PendingWrite {
   rows: RollupRow[];
-  checkpoints: Map<number, PartitionCheckpoint>;
+  /** Rows already stored by an earlier attempt, for the announcements after the write. */
+  written: RollupRow[];
+  /** A later segment of a partition replaces its pending one: it covers every change since the acknowledged one. */
+  checkpoints: Map<number, PendingSegment>;
   deadLetters: OutgoingMessage[];
   windowsClosed: number;
 }
@@ -264,12 +303,13 @@ export class AggregatorRunner {
       loading = (async () => {
         const checkpoint = await this.withRetry('load checkpoint', () => this.options.store.loadCheckpoint(this.groupId, this.topic, partition));
         const engine =
-          checkpoint === undefined
-            ? new WindowedAggregation(this.options.spec)
-            : WindowedAggregation.restore(this.options.spec, JSON.parse(checkpoint.state) as AggregationSnapshot);
-        const state = { engine, lastMessageAt: this.now() };
+          checkpoint === undefined ? new WindowedAggregation(this.options.spec) : WindowedAggregation.restoreFrom(this.options.spec, checkpoint.states);
+        const state: PartitionState = { engine, lastMessageAt: this.now(), chain: undefined };
         this.partitions.set(partition, state);
-        this.options.logger.info({ partition, resumeAt: engine.nextOffset ?? null, openWindows: engine.openWindowCount }, 'partition assigned');
+        this.options.logger.info(
+          { partition, resumeAt: engine.nextOffset ?? null, openWindows: engine.openWindowCount, deltas: checkpoint?.deltas ?? null },
+          'partition assigned',
+        );
         return state;
       })().finally(() => this.restoring.delete(partition));
       this.restoring.set(partition, loading);
@@ -303,28 +343,47 @@ export class AggregatorRunner {
   private async flushOnce(): Promise<void> {
     const { spec, store, metrics, logger } = this.options;
     // Taken synchronously, so rows, state and dead letters describe the same moment.
-    const write: PendingWrite = this.pending ?? { rows: [], checkpoints: new Map(), deadLetters: [], windowsClosed: 0 };
+    const write: PendingWrite = this.pending ?? { rows: [], written: [], checkpoints: new Map(), deadLetters: [], windowsClosed: 0 };
     let groups = 0;
+    const taken: Array<{ partition: number; p: PartitionState; checkpoint: EngineCheckpoint }> = [];
     for (const [partition, p] of this.partitions) {
       const drained = p.engine.drain();
       write.rows.push(...drained.rows);
       write.windowsClosed += drained.windowsClosed;
       groups += p.engine.openGroupCount;
-      const snapshot = p.engine.snapshot();
-      if (snapshot !== undefined) {
-        write.checkpoints.set(partition, { groupId: this.groupId, topic: this.topic, partition, nextOffset: snapshot.nextOffset, state: JSON.stringify(snapshot) });
-      }
+      const checkpoint = p.engine.checkpoint((changed, open) => this.segmentKind(p.chain, changed, open));
+      if (checkpoint !== undefined) taken.push({ partition, p, checkpoint });
     }
     write.rows = latestPerKey(spec, write.rows);
     write.deadLetters.push(...this.deadLetters.splice(0));
     metrics.openGroups.set(this.labels, groups);
+    // Encoded off the event loop's critical path; the states were copied above.
+    for (const { partition, p, checkpoint } of taken) write.checkpoints.set(partition, await this.segment(partition, p, checkpoint));
     if (write.rows.length === 0 && write.checkpoints.size === 0 && write.deadLetters.length === 0) return;
 
     const timer = metrics.sinkWriteSeconds.startTimer({ ...this.labels, store: store.kind });
+    const segments = [...write.checkpoints.values()];
     try {
       // Dead letters first: the checkpoint below moves past the messages they stand for.
       await this.sendDeadLetters(write);
-      await store.write(spec, write.rows, [...write.checkpoints.values()]);
+      if (store.transactional) {
+        await store.write(spec, write.rows, segments.map((s) => s.segment));
+        write.written.push(...write.rows);
+        write.rows = [];
+      } else {
+        // Bounded requests, each durable on its own; the checkpoint only after all of them.
+        while (write.rows.length > 0) {
+          const part = write.rows.slice(0, ROWS_PER_WRITE);
+          await store.write(spec, part, []);
+          write.written.push(...part);
+          write.rows = write.rows.slice(part.length);
+        }
+        for (const s of segments) {
+          await store.write(spec, [], [s.segment]);
+          this.acknowledge(s);
+          write.checkpoints.delete(s.segment.partition);
+        }
+      }
       timer();
     } catch (err) {
       this.pending = write;
@@ -337,20 +396,22 @@ export class AggregatorRunner {
         metrics.waitingForSink.set(this.labels, 1);
         this.consumer?.pause();
       }
-      logger.error({ err, retryInMs: delay, rows: write.rows.length }, 'write failed; fetching paused, will retry');
+      logger.error({ err, retryInMs: delay, rows: write.rows.length, segments: write.checkpoints.size }, 'write failed; fetching paused, will retry');
       throw err;
     }
+    for (const s of write.checkpoints.values()) this.acknowledge(s);
     this.pending = undefined;
     this.failures = 0;
     this.retryAt = 0;
-    metrics.rowsWritten.inc(this.labels, write.rows.length);
-    if (write.rows.length > 0 && this.options.revisions !== undefined) {
+    const rows = write.written;
+    metrics.rowsWritten.inc(this.labels, rows.length);
+    if (rows.length > 0 && this.options.revisions !== undefined) {
       // Best effort: if the announcement is lost, cached pages of this rollup live until their TTL.
       await this.options.revisions.advanced(spec.sink.table).catch((err: unknown) => logger.warn({ err }, 'could not announce the write to gateways'));
     }
-    if (write.rows.length > 0 && this.options.live !== undefined) {
+    if (rows.length > 0 && this.options.live !== undefined) {
       // Best effort too: a subscriber misses this update, the store has it.
-      await this.options.live.rollupRows(spec.name, write.rows).catch((err: unknown) => logger.warn({ err }, 'could not publish the rows to subscribers'));
+      await this.options.live.rollupRows(spec.name, rows).catch((err: unknown) => logger.warn({ err }, 'could not publish the rows to subscribers'));
     }
     metrics.windowsClosed.inc(this.labels, write.windowsClosed);
     if (this.state === 'waiting-for-store') {
@@ -360,8 +421,50 @@ export class AggregatorRunner {
       logger.info('store accepts writes again; fetching resumed');
     }
     // For lag tools only: the store's checkpoint is what a restart resumes from.
-    const offsets = [...write.checkpoints.values()].map((c) => ({ topic: c.topic, partition: c.partition, offset: c.nextOffset }));
+    const offsets = segments.map(({ segment: c }) => ({ topic: c.topic, partition: c.partition, offset: c.nextOffset }));
     await this.consumer?.commit(offsets).catch((err: unknown) => logger.warn({ err }, 'kafka offset commit failed; the store checkpoint stands'));
+  }
+
+  /** A base when there is no chain yet or it has grown long; a delta on the acknowledged head otherwise. */
+  private segmentKind(chain: ChainHead | undefined, changedGroups: number, openGroups: number): 'base' | 'delta' {
+    if (chain === undefined || chain.slot >= MAX_DELTAS) return 'base';
+    return chain.deltaGroups + changedGroups > openGroups * MAX_DELTA_SHARE ? 'base' : 'delta';
+  }
+
+  /** Placed on the partition's acknowledged chain head, so a segment that replaces a failed one takes its slot. */
+  private async segment(partition: number, p: PartitionState, checkpoint: EngineCheckpoint): Promise<PendingSegment> {
+    const { data, generation, groups } = checkpoint;
+    const state = await encodeCheckpoint(data);
+    const chain = p.chain;
+    const base = data.kind === 'base' || chain === undefined;
+    const head: ChainHead = base
+      ? { chainId: randomUUID(), slot: 0, nextOffset: data.nextOffset, deltaGroups: 0 }
+      : { chainId: chain.chainId, slot: chain.slot + 1, nextOffset: data.nextOffset, deltaGroups: chain.deltaGroups + groups };
+    this.options.metrics.checkpointBytes.inc({ ...this.labels, kind: data.kind }, state.length);
+    return {
+      engine: p.engine,
+      generation,
+      head,
+      segment: {
+        groupId: this.groupId,
+        topic: this.topic,
+        partition,
+        slot: head.slot,
+        chainId: head.chainId,
+        kind: base ? 'base' : 'delta',
+        nextOffset: data.nextOffset,
+        parentOffset: base ? null : (chain?.nextOffset ?? null),
+        state,
+      },
+    };
+  }
+
+  /** The store holds the segment: later deltas apply on it, unless the partition was reassigned meanwhile. */
+  private acknowledge(s: PendingSegment): void {
+    const p = this.partitions.get(s.segment.partition);
+    if (p?.engine !== s.engine) return;
+    s.engine.acknowledge(s.generation);
+    p.chain = s.head;
   }
 
   /**

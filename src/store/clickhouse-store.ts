@@ -4,10 +4,13 @@ import type { RollupRow } from '../core/windowed-aggregation.js';
 import { ident, join, qualified, sql, type SqlFragment } from '../core/sql-literal.js';
 import { RollgateError, dependencyUnavailable } from '../errors.js';
 import {
+  CHECKPOINT_SEGMENTS_TABLE,
   CHECKPOINT_TABLE,
   groupColumnType,
+  resolveChain,
   toStoredRow,
-  type PartitionCheckpoint,
+  type CheckpointSegment,
+  type StoredCheckpoint,
   type RollupPage,
   type RollupQuery,
   type RollupStore,
@@ -49,7 +52,33 @@ export function clickhouseDdl(spec: RollupSpec, database: string): string {
   ].join('\n');
 }
 
-/** Checkpoints: the highest next_offset per partition wins, and its state is the one that produced it. */
+/**
+ * Checkpoint segments: the highest next_offset per slot wins, so a new base
+ * or delta replaces the old one without a DELETE (18.16 has none cheap), and
+ * an older writer's segment never replaces a newer one. parent_offset is -1
+ * for a base.
+ */
+export function clickhouseSegmentsDdl(database: string): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${qualified(database, CHECKPOINT_SEGMENTS_TABLE).text}`,
+    `(`,
+    `    group_id String,`,
+    `    topic String,`,
+    `    partition UInt32,`,
+    `    slot UInt32,`,
+    `    chain_id String,`,
+    `    kind String,`,
+    `    next_offset UInt64,`,
+    `    parent_offset Int64,`,
+    `    state String,`,
+    `    updated_at DateTime`,
+    `)`,
+    `ENGINE = ReplacingMergeTree(next_offset)`,
+    `ORDER BY (group_id, topic, partition, slot)`,
+  ].join('\n');
+}
+
+/** Whole-state checkpoints of earlier versions (read for migration only): the highest next_offset per partition won. */
 export function clickhouseCheckpointDdl(database: string): string {
   return [
     `CREATE TABLE IF NOT EXISTS ${qualified(database, CHECKPOINT_TABLE).text}`,
@@ -66,8 +95,12 @@ export function clickhouseCheckpointDdl(database: string): string {
   ].join('\n');
 }
 
+/** Rows per insert: a flush of a million changed series is twenty requests, each well inside the client's timeout. */
+const ROWS_PER_INSERT = 50_000;
+
 export class ClickHouseStore implements RollupStore {
   readonly kind = 'clickhouse' as const;
+  readonly transactional = false;
   private readonly client: ClickHouseClient;
 
   constructor(
@@ -87,36 +120,63 @@ export class ClickHouseStore implements RollupStore {
     await this.command(sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`);
     await classify(this.client.command({ query: clickhouseDdl(spec, this.options.database) }));
     await classify(this.client.command({ query: clickhouseCheckpointDdl(this.options.database) }));
+    await classify(this.client.command({ query: clickhouseSegmentsDdl(this.options.database) }));
   }
 
-  async write(spec: RollupSpec, rows: readonly RollupRow[], checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
-    await this.upsert(spec, rows);
+  async write(spec: RollupSpec, rows: readonly RollupRow[], segments: readonly CheckpointSegment[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await this.upsert(spec, rows.slice(i, i + ROWS_PER_INSERT));
     // After the rows: a crash in between leaves an older checkpoint, whose replay rewrites the same rows.
-    if (checkpoints.length > 0) {
+    // One insert per segment: a base of a large partition is megabytes on its own.
+    for (const c of segments) {
       await classify(
         this.client.insert({
-          table: qualified(this.options.database, CHECKPOINT_TABLE).text,
+          table: qualified(this.options.database, CHECKPOINT_SEGMENTS_TABLE).text,
           format: 'JSONEachRow',
-          values: checkpoints.map((c) => ({
-            group_id: c.groupId,
-            topic: c.topic,
-            partition: c.partition,
-            next_offset: c.nextOffset,
-            state: c.state,
-            updated_at: Math.floor(Date.now() / 1000),
-          })),
+          values: [
+            {
+              group_id: c.groupId,
+              topic: c.topic,
+              partition: c.partition,
+              slot: c.slot,
+              chain_id: c.chainId,
+              kind: c.kind,
+              next_offset: c.nextOffset,
+              parent_offset: c.parentOffset ?? -1,
+              state: c.state,
+              updated_at: Math.floor(Date.now() / 1000),
+            },
+          ],
         }),
       );
     }
   }
 
-  async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
+  async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<StoredCheckpoint | undefined> {
+    const segments = await this.rows<{ slot: number; chain_id: string; kind: string; next_offset: string | number; parent_offset: string | number; state: string }>(
+      sql`SELECT slot, chain_id, kind, next_offset, parent_offset, state FROM ${qualified(this.options.database, CHECKPOINT_SEGMENTS_TABLE)} FINAL
+          WHERE group_id = ${groupId} AND topic = ${topic} AND partition = ${partition}`,
+    );
+    if (segments.length > 0) {
+      return resolveChain(
+        segments.map((r): CheckpointSegment => ({
+          groupId,
+          topic,
+          partition,
+          slot: Number(r.slot),
+          chainId: r.chain_id,
+          kind: r.kind === 'base' ? 'base' : 'delta',
+          nextOffset: Number(r.next_offset),
+          parentOffset: Number(r.parent_offset) < 0 ? null : Number(r.parent_offset),
+          state: r.state,
+        })),
+      );
+    }
     const rows = await this.rows<{ next_offset: string | number; state: string }>(
       sql`SELECT next_offset, state FROM ${qualified(this.options.database, CHECKPOINT_TABLE)} FINAL
           WHERE group_id = ${groupId} AND topic = ${topic} AND partition = ${partition}`,
     );
     const row = rows[0];
-    return row === undefined ? undefined : { groupId, topic, partition, nextOffset: Number(row.next_offset), state: row.state };
+    return row === undefined ? undefined : { nextOffset: Number(row.next_offset), states: [row.state], deltas: 0 };
   }
 
   async dropBefore(spec: RollupSpec, beforeMs: number): Promise<void> {

@@ -2,10 +2,13 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
 import type { RollupRow } from '../core/windowed-aggregation.js';
 import {
+  CHECKPOINT_SEGMENTS_TABLE,
   CHECKPOINT_TABLE,
   groupColumnType,
+  resolveChain,
   toStoredRow,
-  type PartitionCheckpoint,
+  type CheckpointSegment,
+  type StoredCheckpoint,
   type RollupPage,
   type RollupQuery,
   type RollupStore,
@@ -32,6 +35,7 @@ const ROWS_PER_STATEMENT = 500;
  */
 export class DuckDbStore implements RollupStore {
   readonly kind = 'duckdb' as const;
+  readonly transactional = true;
   private writes: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -60,26 +64,32 @@ export class DuckDbStore implements RollupStore {
       `CREATE TABLE IF NOT EXISTS ${CHECKPOINT_TABLE} (group_id VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL,
        next_offset UBIGINT NOT NULL, state VARCHAR NOT NULL, PRIMARY KEY (group_id, topic, "partition"))`,
     );
+    await this.writer.run(
+      `CREATE TABLE IF NOT EXISTS ${CHECKPOINT_SEGMENTS_TABLE} (group_id VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL,
+       slot INTEGER NOT NULL, chain_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, next_offset UBIGINT NOT NULL, parent_offset BIGINT,
+       state VARCHAR NOT NULL, PRIMARY KEY (group_id, topic, "partition", slot))`,
+    );
   }
 
   /** Rows and checkpoints commit together; writers of several rollups take turns on the one connection. */
-  write(spec: RollupSpec, rows: readonly RollupRow[], checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
-    const next = this.writes.then(() => this.writeNow(spec, rows, checkpoints));
+  write(spec: RollupSpec, rows: readonly RollupRow[], segments: readonly CheckpointSegment[]): Promise<void> {
+    const next = this.writes.then(() => this.writeNow(spec, rows, segments));
     this.writes = next.catch(() => undefined);
     return next;
   }
 
-  private async writeNow(spec: RollupSpec, rows: readonly RollupRow[], checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
-    if (rows.length === 0 && checkpoints.length === 0) return;
+  private async writeNow(spec: RollupSpec, rows: readonly RollupRow[], segments: readonly CheckpointSegment[]): Promise<void> {
+    if (rows.length === 0 && segments.length === 0) return;
     await this.writer.run('BEGIN TRANSACTION');
     try {
       await this.upsertRows(spec, rows);
-      for (const c of checkpoints) {
+      for (const c of segments) {
         await this.writer.run(
-          `INSERT INTO ${CHECKPOINT_TABLE} VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset, state = excluded.state
-           WHERE excluded.next_offset >= ${CHECKPOINT_TABLE}.next_offset`,
-          [c.groupId, c.topic, c.partition, BigInt(c.nextOffset), c.state],
+          `INSERT INTO ${CHECKPOINT_SEGMENTS_TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT DO UPDATE SET chain_id = excluded.chain_id, kind = excluded.kind, next_offset = excluded.next_offset,
+             parent_offset = excluded.parent_offset, state = excluded.state
+           WHERE excluded.next_offset >= ${CHECKPOINT_SEGMENTS_TABLE}.next_offset`,
+          [c.groupId, c.topic, c.partition, c.slot, c.chainId, c.kind, BigInt(c.nextOffset), c.parentOffset === null ? null : BigInt(c.parentOffset), c.state],
         );
       }
       await this.writer.run('COMMIT');
@@ -89,14 +99,35 @@ export class DuckDbStore implements RollupStore {
     }
   }
 
-  async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
+  async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<StoredCheckpoint | undefined> {
+    const segments = await this.reader.runAndReadAll(
+      `SELECT slot, chain_id, kind, next_offset, parent_offset, state FROM ${CHECKPOINT_SEGMENTS_TABLE} WHERE group_id = $1 AND topic = $2 AND "partition" = $3`,
+      [groupId, topic, partition],
+    );
+    const found = segments.getRowObjects();
+    if (found.length > 0) {
+      return resolveChain(
+        found.map((r): CheckpointSegment => ({
+          groupId,
+          topic,
+          partition,
+          slot: Number(r['slot']),
+          chainId: String(r['chain_id']),
+          kind: r['kind'] === 'base' ? 'base' : 'delta',
+          nextOffset: Number(r['next_offset']),
+          parentOffset: r['parent_offset'] === null ? null : Number(r['parent_offset']),
+          state: String(r['state']),
+        })),
+      );
+    }
     const reader = await this.reader.runAndReadAll(
       `SELECT next_offset, state FROM ${CHECKPOINT_TABLE} WHERE group_id = $1 AND topic = $2 AND "partition" = $3`,
       [groupId, topic, partition],
     );
     const row = reader.getRowObjects()[0];
-    return row === undefined ? undefined : { groupId, topic, partition, nextOffset: Number(row['next_offset']), state: String(row['state']) };
+    return row === undefined ? undefined : { nextOffset: Number(row['next_offset']), states: [String(row['state'])], deltas: 0 };
   }
+
 
   async dropBefore(spec: RollupSpec, beforeMs: number): Promise<void> {
     await this.writer.run(`DELETE FROM ${q(spec.sink.table)} WHERE window_start < make_timestamp($1::BIGINT)`, [BigInt(beforeMs) * 1000n]);

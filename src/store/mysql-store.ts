@@ -3,10 +3,13 @@ import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
 import type { RollupRow } from '../core/windowed-aggregation.js';
 import { RollgateError, dependencyUnavailable } from '../errors.js';
 import {
+  CHECKPOINT_SEGMENTS_TABLE,
   CHECKPOINT_TABLE,
   groupColumnType,
+  resolveChain,
   toStoredRow,
-  type PartitionCheckpoint,
+  type CheckpointSegment,
+  type StoredCheckpoint,
   type RollupPage,
   type RollupQuery,
   type RollupStore,
@@ -50,6 +53,7 @@ export function mysqlDdl(spec: RollupSpec, database: string): string {
  */
 export class MySqlStore implements RollupStore {
   readonly kind = 'mysql' as const;
+  readonly transactional = true;
   private readonly pool: Pool;
   private readonly database: string;
 
@@ -83,20 +87,30 @@ export class MySqlStore implements RollupStore {
          next_offset BIGINT UNSIGNED NOT NULL, state LONGTEXT NOT NULL,
          PRIMARY KEY (group_id, topic, \`partition\`)) ENGINE=InnoDB`,
     );
+    await this.run(
+      `CREATE TABLE IF NOT EXISTS ${this.table(CHECKPOINT_SEGMENTS_TABLE)} (
+         group_id VARCHAR(255) NOT NULL, topic VARCHAR(255) NOT NULL, \`partition\` INT UNSIGNED NOT NULL, slot INT UNSIGNED NOT NULL,
+         chain_id VARCHAR(64) NOT NULL, kind VARCHAR(8) NOT NULL, next_offset BIGINT UNSIGNED NOT NULL, parent_offset BIGINT NULL,
+         state LONGTEXT NOT NULL,
+         PRIMARY KEY (group_id, topic, \`partition\`, slot)) ENGINE=InnoDB`,
+    );
   }
 
-  async write(spec: RollupSpec, rows: readonly RollupRow[], checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
-    if (rows.length === 0 && checkpoints.length === 0) return;
+  async write(spec: RollupSpec, rows: readonly RollupRow[], segments: readonly CheckpointSegment[]): Promise<void> {
+    if (rows.length === 0 && segments.length === 0) return;
     const conn = await this.connection();
     try {
       await conn.beginTransaction();
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await this.upsertRows(conn, spec, rows.slice(i, i + ROWS_PER_STATEMENT));
-      for (const c of checkpoints) {
+      // The slot keeps the segment with the higher next offset; next_offset is assigned last (left to right).
+      const keep = (c: string) => `${c} = IF(VALUES(next_offset) >= next_offset, VALUES(${c}), ${c})`;
+      for (const c of segments) {
         await conn.query(
-          `INSERT INTO ${this.table(CHECKPOINT_TABLE)} (group_id, topic, \`partition\`, next_offset, state) VALUES (?, ?, ?, ?, ?)
-           ON DUPLICATE KEY UPDATE state = IF(VALUES(next_offset) >= next_offset, VALUES(state), state),
+          `INSERT INTO ${this.table(CHECKPOINT_SEGMENTS_TABLE)} (group_id, topic, \`partition\`, slot, chain_id, kind, next_offset, parent_offset, state)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE ${['chain_id', 'kind', 'parent_offset', 'state'].map(keep).join(', ')},
                                    next_offset = GREATEST(next_offset, VALUES(next_offset))`,
-          [c.groupId, c.topic, c.partition, c.nextOffset, c.state],
+          [c.groupId, c.topic, c.partition, c.slot, c.chainId, c.kind, c.nextOffset, c.parentOffset, c.state],
         );
       }
       await conn.commit();
@@ -135,14 +149,35 @@ export class MySqlStore implements RollupStore {
     );
   }
 
-  async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
+  async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<StoredCheckpoint | undefined> {
+    const segments = await this.select(
+      `SELECT slot, chain_id, kind, next_offset, parent_offset, state FROM ${this.table(CHECKPOINT_SEGMENTS_TABLE)}
+       WHERE group_id = ? AND topic = ? AND \`partition\` = ?`,
+      [groupId, topic, partition],
+    );
+    if (segments.length > 0) {
+      return resolveChain(
+        segments.map((r): CheckpointSegment => ({
+          groupId,
+          topic,
+          partition,
+          slot: Number(r['slot']),
+          chainId: String(r['chain_id']),
+          kind: r['kind'] === 'base' ? 'base' : 'delta',
+          nextOffset: Number(r['next_offset']),
+          parentOffset: r['parent_offset'] === null ? null : Number(r['parent_offset']),
+          state: String(r['state']),
+        })),
+      );
+    }
     const rows = await this.select(
       `SELECT next_offset, state FROM ${this.table(CHECKPOINT_TABLE)} WHERE group_id = ? AND topic = ? AND \`partition\` = ?`,
       [groupId, topic, partition],
     );
     const row = rows[0];
-    return row === undefined ? undefined : { groupId, topic, partition, nextOffset: Number(row['next_offset']), state: String(row['state']) };
+    return row === undefined ? undefined : { nextOffset: Number(row['next_offset']), states: [String(row['state'])], deltas: 0 };
   }
+
 
   async query(spec: RollupSpec, query: RollupQuery): Promise<RollupPage> {
     const conditions: string[] = ['1 = 1'];

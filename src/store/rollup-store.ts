@@ -22,19 +22,71 @@ export interface RollupPage {
 }
 
 /**
- * Where a partition's aggregation resumes: the next offset to read and the
- * open-window state (a JSON AggregationSnapshot) as of that offset.
+ * One segment of a partition's checkpoint chain (see resolveChain): slot 0
+ * holds a base, slots 1.. the deltas written on it, each applying on the
+ * segment one slot below, whose next offset it names as its parent. `state`
+ * is an encoded CheckpointData (src/core/checkpoint-codec.ts).
  */
-export interface PartitionCheckpoint {
+export interface CheckpointSegment {
   groupId: string;
   topic: string;
   partition: number;
+  slot: number;
+  /** Names the base a delta belongs to: a delta left over from an older chain has another. */
+  chainId: string;
+  kind: 'base' | 'delta';
   nextOffset: number;
+  /** The next offset of the segment in the slot below; null for a base. */
+  parentOffset: number | null;
   state: string;
 }
 
-/** Table holding checkpoints in every store, beside the rollups they belong to. */
+/**
+ * Where a partition's aggregation resumes: the next offset to read and the
+ * open-window state as of that offset, as the segments to apply in order (a
+ * base and its deltas, or a single v1 JSON snapshot from the old table).
+ */
+export interface StoredCheckpoint {
+  nextOffset: number;
+  states: string[];
+  /** Segments in the chain, for logs (0 for a v1 snapshot). */
+  deltas: number;
+}
+
+/** Checkpoint segments, beside the rollups they belong to; a row per (group_id, topic, partition, slot). */
+export const CHECKPOINT_SEGMENTS_TABLE = 'rollgate_checkpoint_segments';
+/** Whole-state v1 checkpoints of earlier versions: read when a partition has no segments yet, never written. */
 export const CHECKPOINT_TABLE = 'rollgate_checkpoints';
+
+/**
+ * The checkpoint a partition's stored segments describe: the base in slot 0
+ * and the deltas of the same chain in slots 1, 2, … up to the first slot that
+ * is empty or holds a segment of an older chain (a new base overwrites slot 0
+ * and leaves the old deltas above it until they are overwritten in turn).
+ * A chain whose links do not match, or that continues past a gap, is refused:
+ * restoring it would resume from a state no run had.
+ */
+export function resolveChain(segments: readonly CheckpointSegment[]): StoredCheckpoint | undefined {
+  if (segments.length === 0) return undefined;
+  const bySlot = new Map(segments.map((s) => [s.slot, s]));
+  const base = bySlot.get(0);
+  const where = `${segments[0]?.groupId}/${segments[0]?.topic}/${segments[0]?.partition}`;
+  if (base === undefined || base.kind !== 'base') throw new Error(`checkpoint of ${where}: slot 0 holds no base`);
+  const chain = [base];
+  for (let slot = 1; ; slot++) {
+    const segment = bySlot.get(slot);
+    if (segment === undefined || segment.chainId !== base.chainId) break;
+    const parent = chain[chain.length - 1];
+    if (segment.kind !== 'delta' || segment.parentOffset !== parent?.nextOffset) {
+      throw new Error(`checkpoint of ${where}: slot ${slot} (${segment.kind}, parent ${segment.parentOffset}) does not apply on slot ${slot - 1} (next offset ${parent?.nextOffset})`);
+    }
+    chain.push(segment);
+  }
+  const stray = segments.find((s) => s.chainId === base.chainId && s.slot >= chain.length);
+  if (stray !== undefined) throw new Error(`checkpoint of ${where}: slot ${stray.slot} belongs to the chain but slot ${chain.length} is missing`);
+  const head = chain[chain.length - 1] ?? base;
+  return { nextOffset: head.nextOffset, states: chain.map((s) => s.state), deltas: chain.length - 1 };
+}
 
 /**
  * Where rollups live. Every adapter keeps, per (window_start, group), the row
@@ -48,8 +100,15 @@ export const CHECKPOINT_TABLE = 'rollgate_checkpoints';
 export interface RollupStore {
   readonly kind: 'clickhouse' | 'mysql' | 'duckdb';
   ensureTable(spec: RollupSpec): Promise<void>;
-  write(spec: RollupSpec, rows: readonly RollupRow[], checkpoints: readonly PartitionCheckpoint[]): Promise<void>;
-  loadCheckpoint(groupId: string, topic: string, partition: number): Promise<PartitionCheckpoint | undefined>;
+  /**
+   * True when write() commits rows and segments together. Otherwise the runner
+   * writes rows in bounded parts first (each one durable on its own) and the
+   * segments after all of them.
+   */
+  readonly transactional: boolean;
+  write(spec: RollupSpec, rows: readonly RollupRow[], segments: readonly CheckpointSegment[]): Promise<void>;
+  /** The partition's segment chain (resolveChain), or its v1 checkpoint when it has no segments yet. */
+  loadCheckpoint(groupId: string, topic: string, partition: number): Promise<StoredCheckpoint | undefined>;
   query(spec: RollupSpec, query: RollupQuery): Promise<RollupPage>;
   /** Deletes windows that started before `beforeMs` (retention). */
   dropBefore(spec: RollupSpec, beforeMs: number): Promise<void>;

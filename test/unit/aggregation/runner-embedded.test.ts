@@ -174,6 +174,7 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     // Fault injection around a real store: the first writes fail as if the server were down.
     const flaky: RollupStore = {
       kind: 'duckdb',
+      transactional: true,
       ensureTable: (spec) => duck.ensureTable(spec),
       write: async (spec, rows, checkpoints) => {
         if (failuresLeft > 0) {
