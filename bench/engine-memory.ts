@@ -12,7 +12,10 @@
  *     so only what the state keeps is counted, strings included. Small N is
  *     measured over several instances at once (like several partitions) so heap
  *     noise of a few hundred KB stays out of the figure;
- *   - checkpoint size per series: JSON bytes of snapshot() / N;
+ *   - checkpoint size per series: JSON bytes of the v1 snapshot() / N (the memory
+ *     table), and in a table of its own the v2 encoding the runner writes: a
+ *     base (every group) and a delta after 10 % of the series had one more event,
+ *     each in bytes per series and against v1, with the time to take and encode it;
  *   - fold throughput in events/s over a pre-generated event array.
  *
  * Baselines hold the same numbers: one slot per accumulator value (avg keeps two)
@@ -28,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { setImmediate as tick } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { WindowedAggregation } from '../src/core/windowed-aggregation.js';
+import { encodeCheckpoint } from '../src/core/checkpoint-codec.js';
 import { windowStartOf } from '../src/core/event-time.js';
 import type { DecodedEvent } from '../src/core/event-schema.js';
 import type { MeasureOp, RollupSpec } from '../src/core/rollup-spec.js';
@@ -480,6 +484,60 @@ console.log(
   table(
     ['spec', 'series', 'events', 'engine ev/s', 'baseline ev/s', 'engine/baseline'],
     rows.map((r) => [r.spec, int(r.n), int(r.n * OPEN_WINDOWS * eventsPerWindow), rate(r.speed.engine), rate(r.speed.baseline), ratio(r.speed.engine, r.speed.baseline)]),
+  ),
+);
+
+/** Share of the series that change between a base and the delta measured after it. */
+const DELTA_SHARE = 0.1;
+
+interface CheckpointRow {
+  spec: string;
+  n: number;
+  v1: number;
+  base: number;
+  baseMs: number;
+  delta: number;
+  deltaMs: number;
+}
+
+/** Sizes of the checkpoint formats for one engine of n series × two open windows (see the header). */
+async function checkpointSizes(spec: RollupSpec, n: number): Promise<CheckpointRow> {
+  const agg = new WindowedAggregation(spec);
+  let offset = 0;
+  forEachEvent(spec, n, MEMORY_EVENTS_PER_WINDOW, (event) => agg.add(event, offset++));
+  const v1 = Buffer.byteLength(JSON.stringify(agg.snapshot()));
+  // Either format is taken only after a change; re-recording the last offset is one and changes nothing else.
+  agg.skip(offset - 1);
+  let t = performance.now();
+  const base = agg.checkpoint(() => 'base')!;
+  const baseBytes = (await encodeCheckpoint(base.data)).length;
+  const baseMs = performance.now() - t;
+  agg.acknowledge(base.generation);
+  // One more event for every tenth series, in the later window (the stream's head).
+  const every = Math.round(1 / DELTA_SHARE);
+  let i = 0;
+  forEachEvent(spec, n, 1, (event) => {
+    // forEachEvent makes the first window's n events, then the second's.
+    const j = i++;
+    if (j >= n && (j - n) % every === 0) agg.add(event, offset++);
+  });
+  t = performance.now();
+  const delta = agg.checkpoint(() => 'delta')!;
+  const deltaBytes = (await encodeCheckpoint(delta.data)).length;
+  return { spec: spec.name, n, v1: v1 / n, base: baseBytes / n, baseMs, delta: deltaBytes / n, deltaMs: performance.now() - t };
+}
+
+const checkpoints: CheckpointRow[] = [];
+for (const n of seriesCounts) for (const spec of SPECS) checkpoints.push(await checkpointSizes(spec, n));
+console.log(
+  `\nCheckpoint bytes per series (${OPEN_WINDOWS} open windows): v1 = JSON of the whole state (earlier versions); ` +
+    `v2 = columns per window, doubles raw, gzip level 1, base64 (what the runner writes); ` +
+    `delta = the groups changed after ${DELTA_SHARE * 100} % of the series had one more event, per series of the whole state.`,
+);
+console.log(
+  table(
+    ['spec', 'series', 'v1 JSON', 'v2 base', 'base/v1', 'base ms', 'v2 delta', 'delta/v1', 'delta ms'],
+    checkpoints.map((c) => [c.spec, int(c.n), int(c.v1), c.base.toFixed(1), ratio(c.base, c.v1), int(c.baseMs), c.delta.toFixed(1), ratio(c.delta, c.v1), int(c.deltaMs)]),
   ),
 );
 

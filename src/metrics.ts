@@ -39,17 +39,19 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly rowsWritten = new Counter({ name: 'rollgate_rows_written_total', help: 'Rollup rows upserted', labelNames: ['rollup'], registers: [this.registry] });
-  readonly checkpointBytes = new Counter({
-    name: 'rollgate_checkpoint_bytes_total',
-    help: 'Encoded checkpoint segments written to the store, by kind (base or delta)',
+  readonly checkpointBytes = new Histogram({
+    name: 'rollgate_checkpoint_segment_bytes',
+    help: 'Encoded size of each checkpoint segment written, by kind (base or delta)',
     labelNames: ['rollup', 'kind'],
+    buckets: [1e3, 1e4, 1e5, 1e6, 1e7, 3e7, 1e8],
     registers: [this.registry],
   });
   readonly sinkWriteSeconds = new Histogram({
     name: 'rollgate_sink_write_seconds',
     help: 'Time to write one flush (dead letters, rows, checkpoints) to the store',
     labelNames: ['rollup', 'store'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    // Up to minutes: a write slower than the store client's timeout is the failure to see.
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [this.registry],
   });
   readonly sinkWriteErrors = new Counter({

@@ -440,7 +440,7 @@ export class AggregatorRunner {
     const head: ChainHead = base
       ? { chainId: randomUUID(), slot: 0, nextOffset: data.nextOffset, deltaGroups: 0 }
       : { chainId: chain.chainId, slot: chain.slot + 1, nextOffset: data.nextOffset, deltaGroups: chain.deltaGroups + groups };
-    this.options.metrics.checkpointBytes.inc({ ...this.labels, kind: data.kind }, state.length);
+    this.options.metrics.checkpointBytes.observe({ ...this.labels, kind: data.kind }, state.length);
     return {
       engine: p.engine,
       generation,

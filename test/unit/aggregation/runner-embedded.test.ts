@@ -190,8 +190,8 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     const samples = procSamples({ seed: 6, series: 20, windows: 2, startMs: T0, stepMs: 60_000 });
     const consumed = (n: number) => waitFor(`${n} consumed`, async () => ((await counter(metrics, 'rollgate_events_in_total')) >= n ? true : undefined), 20_000, 10);
     const checkpointBytes = async (kind?: string) =>
-      ((await metrics.registry.getSingleMetric('rollgate_checkpoint_bytes_total')?.get())?.values ?? [])
-        .filter((v) => kind === undefined || v.labels['kind'] === kind)
+      ((await metrics.registry.getSingleMetric('rollgate_checkpoint_segment_bytes')?.get())?.values ?? [])
+        .filter((v) => (v as { metricName?: string }).metricName === 'rollgate_checkpoint_segment_bytes_sum' && (kind === undefined || v.labels['kind'] === kind))
         .reduce((n, v) => n + v.value, 0);
     // A few series at a time, each part flushed before the next: the segments after the first base are deltas.
     const inParts = async (from: number, to: number) => {
