@@ -21,6 +21,15 @@
  * Writes bench/results/memory.json. Topics, groups and databases are removed.
  *
  *   npm run bench:memory-rss -- [--series=10000,100000,1000000] [--baseline-series=1000] [--partitions=6]
+ *
+ * With --flush-ms=2000 it runs instead the same workload with flushes at that
+ * interval (production's default is 2 s), for each --series count: the
+ * aggregator folds the 2N events while it flushes rows and checkpoints, then
+ * 10 % of the series get one more event. Reported: whether it caught up (all
+ * 2N rows in ClickHouse, complete, and no failed write) within --catch-up-s,
+ * the checkpoint segments written (count and bytes, base and delta), the
+ * longest write (histogram bucket), the checkpoint a restart would read, and
+ * the peak RSS. Writes bench/results/memory-flush.json.
  */
 import { createClient } from '@clickhouse/client';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +45,8 @@ const { values: opts } = parseArgs({
     series: { type: 'string', default: '10000,100000,1000000' },
     'baseline-series': { type: 'string', default: '1000' },
     partitions: { type: 'string', default: '6' },
+    'flush-ms': { type: 'string' },
+    'catch-up-s': { type: 'string', default: '600' },
   },
 });
 const COUNTS = opts.series.split(',').map(Number);
@@ -122,6 +133,151 @@ async function measure(tag: string, series: number, env: { brokers: string; chUr
   }
 }
 
+/** Sum of a metric's samples whose labels contain `labels` (e.g. `kind="base"`). */
+function metricValue(text: string, name: string, labels = ''): number {
+  let n = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) if ((m[1] ?? '').includes(labels)) n += Number(m[2]);
+  return n;
+}
+
+/** The smallest histogram bucket holding every observation: an upper bound of the largest one. */
+function largestBucket(text: string, name: string): string {
+  const total = metricValue(text, `${name}_count`);
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, 'gm'))].map((m) => ({ le: m[1]!, n: Number(m[2]) }));
+  return buckets.find((b) => b.n >= total && total > 0)?.le ?? 'none';
+}
+
+interface FlushReading {
+  series: number;
+  flushMs: number;
+  caughtUp: boolean;
+  secondsToCatchUp: number | null;
+  rowsInClickHouse: number;
+  failedWrites: number;
+  writes: number;
+  longestWriteAtMostS: string;
+  segments: { base: { count: number; bytes: number }; delta: { count: number; bytes: number } };
+  /** What a restart would read: the segments table (or the old table, for code before segments). */
+  storedCheckpointBytes: number;
+  peakRss: number;
+}
+
+async function measureFlushing(tag: string, series: number, flushMs: number, env: { brokers: string; chUrl: string }): Promise<FlushReading> {
+  const name = `${tag}_${series}`;
+  const topic = `${name}.system_proc`;
+  const ch = createClient({ url: env.chUrl });
+  const count = async (query: string): Promise<number> => {
+    const rows = await (await ch.query({ query, format: 'JSONEachRow' })).json<{ n: string | number }>();
+    return Number(rows[0]?.n ?? 0);
+  };
+  try {
+    await createTopic(env.brokers, topic, PARTITIONS);
+    const t0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+    const random = seededRandom(3);
+    const produced = await produce(env.brokers, topic, 2 * series, (i) =>
+      i < series ? sample(i, t0 + Math.floor((i / series) * 299_000), random) : sample(i - series, t0 + 300_000 + Math.floor(((i - series) / series) * 59_000), random),
+    );
+    say(`  ${fmt(series)} series: produced ${fmt(2 * series)} events in ${produced.toFixed(1)} s; flushes every ${flushMs} ms`);
+    const agg = await startAggregator({
+      KAFKA_BROKERS: env.brokers,
+      CLICKHOUSE_URL: env.chUrl,
+      CLICKHOUSE_DATABASE: name,
+      TOPIC_PREFIX: `${name}.`,
+      KAFKA_CLIENT_ID: name,
+      AGGREGATOR_FLUSH_MS: String(flushMs),
+    });
+    const started = Date.now();
+    const deadline = started + Number(opts['catch-up-s']) * 1000;
+    const scrape = async () => (await fetch(`${agg.metricsUrl}/metrics`)).text();
+    const table = `${name}.cpu_mem_5min`;
+    // Caught up: every event folded, and the store holds every (series, window) row with all of its events.
+    const caughtUp = async (events: number, samples: number): Promise<boolean> => {
+      for (;;) {
+        if (Date.now() > deadline) return false;
+        const text = await scrape().catch(() => '');
+        if (metricValue(text, 'rollgate_events_in_total') >= events && metricValue(text, 'rollgate_aggregator_waiting_for_sink') === 0) {
+          const stored = await count(`SELECT sum(samples) AS n FROM ${table} FINAL`).catch(() => -1);
+          if (stored === samples) return true;
+        }
+        await sleep(2000);
+      }
+    };
+    try {
+      let ok = await caughtUp(2 * series, 2 * series);
+      // The steady state after the load: a tenth of the series move on, the rest stand still.
+      const updates = Math.ceil(series / 10);
+      if (ok) {
+        await produce(env.brokers, topic, updates, (i) => sample(i * 10, t0 + 300_000 + 59_500, random));
+        ok = await caughtUp(2 * series + updates, 2 * series + updates);
+        await sleep(3 * flushMs);
+      }
+      const text = await scrape();
+      const status = readFileSync(`/proc/${agg.proc.child.pid}/status`, 'utf8');
+      const segments = async (kind: string) => ({
+        count: metricValue(text, 'rollgate_checkpoint_segment_bytes_count', `kind="${kind}"`),
+        bytes: metricValue(text, 'rollgate_checkpoint_segment_bytes_sum', `kind="${kind}"`),
+      });
+      const storedCheckpointBytes =
+        (await count(`SELECT sum(length(state)) AS n FROM ${name}.rollgate_checkpoint_segments FINAL`).catch(() => 0)) ||
+        (await count(`SELECT sum(length(state)) AS n FROM ${name}.rollgate_checkpoints FINAL`).catch(() => 0));
+      return {
+        series,
+        flushMs,
+        caughtUp: ok,
+        secondsToCatchUp: ok ? (Date.now() - started) / 1000 : null,
+        rowsInClickHouse: await count(`SELECT count() AS n FROM ${table} FINAL`).catch(() => -1),
+        failedWrites: metricValue(text, 'rollgate_sink_write_errors_total'),
+        writes: metricValue(text, 'rollgate_sink_write_seconds_count'),
+        longestWriteAtMostS: largestBucket(text, 'rollgate_sink_write_seconds'),
+        segments: { base: await segments('base'), delta: await segments('delta') },
+        storedCheckpointBytes,
+        peakRss: Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024,
+      };
+    } finally {
+      await agg.proc.stop();
+    }
+  } finally {
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` }).catch(() => undefined);
+    await ch.close();
+    await cleanupKafka(env.brokers, [topic], [`${name}.rollgate-cpu-mem-5min`]);
+  }
+}
+
+async function mainFlushing(flushMs: number): Promise<void> {
+  await ensureStackEnv(say);
+  const env = { brokers: process.env['KAFKA_BROKERS']!, chUrl: process.env['CLICKHOUSE_URL']! };
+  const tag = `bench_memf_${Date.now().toString(36)}`;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const results: FlushReading[] = [];
+  for (const n of COUNTS) {
+    const r = await measureFlushing(tag, n, flushMs, env);
+    results.push(r);
+    const { base, delta } = r.segments;
+    say(
+      `  ${fmt(n)} series: ${r.caughtUp ? `caught up in ${r.secondsToCatchUp?.toFixed(0)} s` : `did NOT catch up in ${opts['catch-up-s']} s`}; ` +
+        `${fmt(r.rowsInClickHouse)} rows stored; ${r.writes} writes, ${r.failedWrites} failed, longest ≤ ${r.longestWriteAtMostS} s; ` +
+        `segments: ${base.count} base ${mib(base.bytes)}, ${delta.count} delta ${mib(delta.bytes)}; stored checkpoint ${mib(r.storedCheckpointBytes)}; peak RSS ${mib(r.peakRss)}`,
+    );
+  }
+  const out = path.join(root, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    path.join(out, 'memory-flush.json'),
+    `${JSON.stringify(
+      {
+        benchmark: 'memory-flush',
+        date: new Date().toISOString(),
+        command: `npm run bench:memory-rss -- --flush-ms=${flushMs} --series=${COUNTS.join(',')} --partitions=${PARTITIONS} --catch-up-s=${opts['catch-up-s']}`,
+        machine: machine(),
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  say('results: bench/results/memory-flush.json');
+}
+
 async function main(): Promise<void> {
   await ensureStackEnv(say);
   const env = { brokers: process.env['KAFKA_BROKERS']!, chUrl: process.env['CLICKHOUSE_URL']! };
@@ -172,4 +328,4 @@ async function main(): Promise<void> {
   say('results: bench/results/memory.json');
 }
 
-await main();
+await (opts['flush-ms'] === undefined ? main() : mainFlushing(Number(opts['flush-ms'])));
