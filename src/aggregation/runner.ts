@@ -348,7 +348,8 @@ export class AggregatorRunner {
     const taken: Array<{ partition: number; p: PartitionState; checkpoint: EngineCheckpoint }> = [];
     for (const [partition, p] of this.partitions) {
       const drained = p.engine.drain();
-      write.rows.push(...drained.rows);
+      // Not push(...rows): a partition of 1M series drains more rows than a call takes arguments (~120k), and the throw would lose them.
+      for (const row of drained.rows) write.rows.push(row);
       write.windowsClosed += drained.windowsClosed;
       groups += p.engine.openGroupCount;
       const checkpoint = p.engine.checkpoint((changed, open) => this.segmentKind(p.chain, changed, open));
@@ -368,14 +369,15 @@ export class AggregatorRunner {
       await this.sendDeadLetters(write);
       if (store.transactional) {
         await store.write(spec, write.rows, segments.map((s) => s.segment));
-        write.written.push(...write.rows);
+        // concat, not push(...): a flush at 1M series is more rows than a call takes arguments.
+        write.written = write.written.concat(write.rows);
         write.rows = [];
       } else {
         // Bounded requests, each durable on its own; the checkpoint only after all of them.
         while (write.rows.length > 0) {
           const part = write.rows.slice(0, ROWS_PER_WRITE);
           await store.write(spec, part, []);
-          write.written.push(...part);
+          write.written = write.written.concat(part);
           write.rows = write.rows.slice(part.length);
         }
         for (const s of segments) {
