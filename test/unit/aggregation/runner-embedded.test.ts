@@ -18,7 +18,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(store?: RollupStore, spec: RollupSpec = cpuMem5min) {
+async function setup(store?: RollupStore, spec: RollupSpec = cpuMem5min, flushMs = 100) {
   const log = new MemoryLog();
   const duck = await DuckDbStore.open(':memory:');
   cleanups.push(() => duck.close());
@@ -26,7 +26,7 @@ async function setup(store?: RollupStore, spec: RollupSpec = cpuMem5min) {
   const producer = await log.producer();
   const metrics = new Metrics({ defaultMetrics: false });
   const runner = () =>
-    new AggregatorRunner({ spec, log, store: target, logger: silentLogger, metrics, flushMs: 100, idleMs: 60_000, topicPrefix: '' });
+    new AggregatorRunner({ spec, log, store: target, logger: silentLogger, metrics, flushMs, idleMs: 60_000, topicPrefix: '' });
   const send = (samples: Array<ProcSample | string>) =>
     producer.send('system_proc', samples.map((s) => (typeof s === 'string' ? { key: null, value: s } : { key: `${s.ip}:${s.pid}`, value: JSON.stringify(s) })));
   return { log, duck, runner, send, metrics };
@@ -221,6 +221,36 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     }, 30_000);
     expect(rows.map(({ final: _f, ...rest }) => rest)).toEqual(expected);
   }, 60_000);
+
+  it('writes a flush with more rows than a function call takes arguments (one partition of 150k series)', async () => {
+    const duck = await DuckDbStore.open(':memory:');
+    cleanups.push(() => duck.close());
+    let rowsWritten = 0;
+    // Counts what the runner hands over instead of storing it: the subject is the flush, not the store.
+    const counting: RollupStore = {
+      kind: 'duckdb',
+      transactional: true,
+      ensureTable: (spec) => duck.ensureTable(spec),
+      write: async (spec, rows, segments) => {
+        rowsWritten += rows.length;
+        await duck.write(spec, [], segments);
+      },
+      loadCheckpoint: (g, t, p) => duck.loadCheckpoint(g, t, p),
+      dropBefore: async () => {},
+      query: (spec, q) => duck.query(spec, q),
+      ping: () => duck.ping(),
+      close: async () => {},
+    };
+    // A flush interval long enough that every event is folded before the first drain.
+    const { runner, send } = await setup(counting, cpuMem5min, 8000);
+    const series = 150_000;
+    await send(Array.from({ length: series }, (_, i) => ({ ip: `10.0.${i >> 8}.${i & 255}`, pid: 1, cpu_usage_pct: 1, mem_usage_pct: 1, mem_res: 1, timestamp: T0 + (i % 1000) })));
+    const r = runner();
+    await r.start();
+    cleanups.push(() => r.stop());
+    await waitFor('every row', async () => (rowsWritten >= series ? true : undefined), 60_000, 50);
+    expect(rowsWritten).toBe(series);
+  }, 90_000);
 
   it('survives a store that fails for a while: pauses, retries and loses nothing', async () => {
     let failuresLeft = 3;
