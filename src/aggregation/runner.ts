@@ -358,7 +358,7 @@ export class AggregatorRunner {
     write.rows = latestPerKey(spec, write.rows);
     write.deadLetters.push(...this.deadLetters.splice(0));
     metrics.openGroups.set(this.labels, groups);
-    // Encoded off the event loop's critical path; the states were copied above.
+    // Compressed on libuv's thread pool; the states were copied above, so batches fold meanwhile.
     for (const { partition, p, checkpoint } of taken) write.checkpoints.set(partition, await this.segment(partition, p, checkpoint));
     if (write.rows.length === 0 && write.checkpoints.size === 0 && write.deadLetters.length === 0) return;
 
