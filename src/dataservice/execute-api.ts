@@ -24,8 +24,8 @@ export interface ExecutionResult {
   format: 'envelope' | 'datav';
   cache: CacheOutcome;
   timingMs: number;
-  /** The statements as they ran, values inlined safely (for the admin test call only). */
-  sql: string[];
+  /** The statements as they ran, values inlined safely (for the admin test call only: rendered when asked). */
+  sql: () => string[];
 }
 
 export interface ExecutionContext {
@@ -51,7 +51,7 @@ export async function executeApi(api: PreparedApi, raw: RawRequest, ctx: Executi
   const key = ctx.cache === undefined ? undefined : await ctx.cache.keyFor({ apiId: ctx.apiId, version: ctx.version, source: ctx.source, tables: api.tables, request: request.cacheKey });
   const cached = ctx.cache === undefined ? { value: undefined, outcome: 'bypass' as const } : await ctx.cache.get(key);
   if (cached.value !== undefined) {
-    return { data: JSON.parse(cached.value) as PagedData | UnpagedData, format: request.format, cache: cached.outcome, timingMs: elapsed(), sql: [] };
+    return { data: JSON.parse(cached.value) as PagedData | UnpagedData, format: request.format, cache: cached.outcome, timingMs: elapsed(), sql: () => [] };
   }
 
   const maxRows = def.maxRows ?? ctx.limits.maxRows;
@@ -70,6 +70,6 @@ export async function executeApi(api: PreparedApi, raw: RawRequest, ctx: Executi
     data = { rows: shaped.slice(0, maxRows), truncated: shaped.length > maxRows, rowLimit: maxRows };
   }
   await ctx.cache?.set(key, JSON.stringify(data), api.tables);
-  const sql = [compiled.rows, ...(countApart === undefined ? [] : [countApart])].map((q) => api.connector.display(q));
+  const sql = () => [compiled.rows, ...(countApart === undefined ? [] : [countApart])].map((q) => api.connector.display(q));
   return { data, format: request.format, cache: cached.outcome, timingMs: elapsed(), sql };
 }

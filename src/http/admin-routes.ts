@@ -96,7 +96,7 @@ export async function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps)
     admin.post<{ Params: IdParams; Body: unknown }>('/apis/:id/test', async (request) => {
       const raw = testRequest(request.body);
       const result = await deps.apis.test(request.params.id, raw, { limits: deps.limits });
-      return success(request.id, { data: result.data, sql: result.sql, timingMs: result.timingMs });
+      return success(request.id, { data: result.data, sql: result.sql(), timingMs: result.timingMs });
     });
     admin.post<{ Params: IdParams }>('/apis/:id/publish', async (request) => success(request.id, await deps.apis.publish(request.params.id, operator(request))));
     admin.post<{ Params: IdParams }>('/apis/:id/offline', async (request) => success(request.id, await deps.apis.offline(request.params.id, operator(request))));
