@@ -8,6 +8,7 @@ import {
   CHECKPOINT_TABLE,
   groupColumnType,
   resolveChain,
+  segmentFromRow,
   toStoredRow,
   type CheckpointSegment,
   type StoredCheckpoint,
@@ -152,23 +153,13 @@ export class ClickHouseStore implements RollupStore {
   }
 
   async loadCheckpoint(groupId: string, topic: string, partition: number): Promise<StoredCheckpoint | undefined> {
-    const segments = await this.rows<{ slot: number; chain_id: string; kind: string; next_offset: string | number; parent_offset: string | number; state: string }>(
+    const segments = await this.rows<Record<string, unknown>>(
       sql`SELECT slot, chain_id, kind, next_offset, parent_offset, state FROM ${qualified(this.options.database, CHECKPOINT_SEGMENTS_TABLE)} FINAL
           WHERE group_id = ${groupId} AND topic = ${topic} AND partition = ${partition}`,
     );
     if (segments.length > 0) {
       return resolveChain(
-        segments.map((r): CheckpointSegment => ({
-          groupId,
-          topic,
-          partition,
-          slot: Number(r.slot),
-          chainId: r.chain_id,
-          kind: r.kind === 'base' ? 'base' : 'delta',
-          nextOffset: Number(r.next_offset),
-          parentOffset: Number(r.parent_offset) < 0 ? null : Number(r.parent_offset),
-          state: r.state,
-        })),
+        segments.map((r) => segmentFromRow(groupId, topic, partition, r)),
       );
     }
     const rows = await this.rows<{ next_offset: string | number; state: string }>(

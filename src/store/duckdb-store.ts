@@ -6,6 +6,7 @@ import {
   CHECKPOINT_TABLE,
   groupColumnType,
   resolveChain,
+  segmentFromRow,
   toStoredRow,
   type CheckpointSegment,
   type StoredCheckpoint,
@@ -107,17 +108,7 @@ export class DuckDbStore implements RollupStore {
     const found = segments.getRowObjects();
     if (found.length > 0) {
       return resolveChain(
-        found.map((r): CheckpointSegment => ({
-          groupId,
-          topic,
-          partition,
-          slot: Number(r['slot']),
-          chainId: String(r['chain_id']),
-          kind: r['kind'] === 'base' ? 'base' : 'delta',
-          nextOffset: Number(r['next_offset']),
-          parentOffset: r['parent_offset'] === null ? null : Number(r['parent_offset']),
-          state: String(r['state']),
-        })),
+        found.map((r) => segmentFromRow(groupId, topic, partition, r)),
       );
     }
     const reader = await this.reader.runAndReadAll(

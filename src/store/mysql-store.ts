@@ -7,6 +7,7 @@ import {
   CHECKPOINT_TABLE,
   groupColumnType,
   resolveChain,
+  segmentFromRow,
   toStoredRow,
   type CheckpointSegment,
   type StoredCheckpoint,
@@ -157,17 +158,7 @@ export class MySqlStore implements RollupStore {
     );
     if (segments.length > 0) {
       return resolveChain(
-        segments.map((r): CheckpointSegment => ({
-          groupId,
-          topic,
-          partition,
-          slot: Number(r['slot']),
-          chainId: String(r['chain_id']),
-          kind: r['kind'] === 'base' ? 'base' : 'delta',
-          nextOffset: Number(r['next_offset']),
-          parentOffset: r['parent_offset'] === null ? null : Number(r['parent_offset']),
-          state: String(r['state']),
-        })),
+        segments.map((r) => segmentFromRow(groupId, topic, partition, r)),
       );
     }
     const rows = await this.select(

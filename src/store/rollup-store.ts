@@ -59,6 +59,26 @@ export const CHECKPOINT_SEGMENTS_TABLE = 'rollgate_checkpoint_segments';
 export const CHECKPOINT_TABLE = 'rollgate_checkpoints';
 
 /**
+ * A segment as a store reads it back, from the columns every store names
+ * alike. parent_offset is NULL for a base where the store has NULLs, and -1 in
+ * ClickHouse (a plain Int64, as 18.16 tables have it).
+ */
+export function segmentFromRow(groupId: string, topic: string, partition: number, r: Record<string, unknown>): CheckpointSegment {
+  const parent = r['parent_offset'];
+  return {
+    groupId,
+    topic,
+    partition,
+    slot: Number(r['slot']),
+    chainId: String(r['chain_id']),
+    kind: r['kind'] === 'base' ? 'base' : 'delta',
+    nextOffset: Number(r['next_offset']),
+    parentOffset: parent === null || parent === undefined || Number(parent) < 0 ? null : Number(parent),
+    state: String(r['state']),
+  };
+}
+
+/**
  * The checkpoint a partition's stored segments describe: the base in slot 0
  * and the deltas of the same chain in slots 1, 2, … up to the first slot that
  * is empty or holds a segment of an older chain (a new base overwrites slot 0
