@@ -87,6 +87,21 @@ async function counter(metrics: Metrics, name: string): Promise<number> {
   return (metric?.values ?? []).reduce((n, v) => n + v.value, 0);
 }
 
+/** The real DuckDB store with its writes replaced: fault injection and counting around real writes. */
+function around(duck: DuckDbStore, transactional: boolean, write: RollupStore['write']): RollupStore {
+  return {
+    kind: 'duckdb',
+    transactional,
+    ensureTable: (spec) => duck.ensureTable(spec),
+    write,
+    loadCheckpoint: (g, t, p) => duck.loadCheckpoint(g, t, p),
+    dropBefore: (spec, before) => duck.dropBefore(spec, before),
+    query: (spec, q) => duck.query(spec, q),
+    ping: () => duck.ping(),
+    close: async () => {},
+  };
+}
+
 describe('AggregatorRunner on the embedded log and DuckDB', () => {
   it('writes rollups equal to the database GROUP BY, final for closed windows', async () => {
     const { duck, runner, send } = await setup();
@@ -171,21 +186,11 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     const duck = await DuckDbStore.open(':memory:');
     cleanups.push(() => duck.close());
     let writes = 0;
-    const flaky: RollupStore = {
-      kind: 'duckdb',
-      transactional: false,
-      ensureTable: (spec) => duck.ensureTable(spec),
-      write: async (spec, rows, segments) => {
-        writes += 1;
-        if (writes % 3 === 0) throw new Error('store down');
-        return duck.write(spec, rows, segments);
-      },
-      loadCheckpoint: (g, t, p) => duck.loadCheckpoint(g, t, p),
-      dropBefore: (spec, before) => duck.dropBefore(spec, before),
-      query: (spec, q) => duck.query(spec, q),
-      ping: () => duck.ping(),
-      close: async () => {},
-    };
+    const flaky = around(duck, false, async (spec, rows, segments) => {
+      writes += 1;
+      if (writes % 3 === 0) throw new Error('store down');
+      return duck.write(spec, rows, segments);
+    });
     const { runner, send, metrics } = await setup(flaky);
     const samples = procSamples({ seed: 6, series: 20, windows: 2, startMs: T0, stepMs: 60_000 });
     const consumed = (n: number) => waitFor(`${n} consumed`, async () => ((await counter(metrics, 'rollgate_events_in_total')) >= n ? true : undefined), 20_000, 10);
@@ -227,20 +232,10 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     cleanups.push(() => duck.close());
     let rowsWritten = 0;
     // Counts what the runner hands over instead of storing it: the subject is the flush, not the store.
-    const counting: RollupStore = {
-      kind: 'duckdb',
-      transactional: true,
-      ensureTable: (spec) => duck.ensureTable(spec),
-      write: async (spec, rows, segments) => {
-        rowsWritten += rows.length;
-        await duck.write(spec, [], segments);
-      },
-      loadCheckpoint: (g, t, p) => duck.loadCheckpoint(g, t, p),
-      dropBefore: async () => {},
-      query: (spec, q) => duck.query(spec, q),
-      ping: () => duck.ping(),
-      close: async () => {},
-    };
+    const counting = around(duck, true, async (spec, rows, segments) => {
+      rowsWritten += rows.length;
+      await duck.write(spec, [], segments);
+    });
     // A flush interval long enough that every event is folded before the first drain.
     const { runner, send } = await setup(counting, cpuMem5min, 8000);
     const series = 150_000;
@@ -257,23 +252,13 @@ describe('AggregatorRunner on the embedded log and DuckDB', () => {
     const duck = await DuckDbStore.open(':memory:');
     cleanups.push(() => duck.close());
     // Fault injection around a real store: the first writes fail as if the server were down.
-    const flaky: RollupStore = {
-      kind: 'duckdb',
-      transactional: true,
-      ensureTable: (spec) => duck.ensureTable(spec),
-      write: async (spec, rows, checkpoints) => {
-        if (failuresLeft > 0) {
-          failuresLeft -= 1;
-          throw new Error('store down');
-        }
-        return duck.write(spec, rows, checkpoints);
-      },
-      loadCheckpoint: (g, t, p) => duck.loadCheckpoint(g, t, p),
-      dropBefore: (spec, before) => duck.dropBefore(spec, before),
-      query: (spec, q) => duck.query(spec, q),
-      ping: () => duck.ping(),
-      close: async () => {},
-    };
+    const flaky = around(duck, true, async (spec, rows, checkpoints) => {
+      if (failuresLeft > 0) {
+        failuresLeft -= 1;
+        throw new Error('store down');
+      }
+      return duck.write(spec, rows, checkpoints);
+    });
     const { runner, send, metrics } = await setup(flaky);
     const samples = procSamples({ seed: 4, series: 3, windows: 3, startMs: T0, stepMs: 20_000 });
     await send(samples);
