@@ -28,15 +28,13 @@
  *   npm run bench:freshness -- [--rounds=20] [--partitions=3] [--rate=500] [--flush-ms=2000] [--poll-ms=50]
  */
 import { createClient } from '@clickhouse/client';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { seededRandom } from '../src/demo/metrics-producer.js';
 import { startRollgate, type RollgateProcess } from '../test/helpers/rollgate-process.js';
 import { cleanupKafka, createTopic, fmt, kafkaClient, machine, sample, say, sleep, startAggregator, type Aggregator } from './cpu-mem-workload.js';
 import { withTimeout } from './kafka-read.js';
-import { ensureStackEnv, root } from './stack-env.js';
+import { ensureStackEnv, writeResults } from './stack-env.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -263,27 +261,18 @@ async function main(): Promise<void> {
     say(`final row in the API after window end + lateness: p50 ${(summary.final.api.p50 / 1000).toFixed(2)} s, p95 ${(summary.final.api.p95 / 1000).toFixed(2)} s`);
     if (dead > 0) say(`WARNING: the aggregator dead-lettered ${dead} events`);
 
-    const out = path.join(root, 'bench', 'results');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(
-      path.join(out, 'freshness.json'),
-      `${JSON.stringify(
-        {
-          benchmark: 'freshness',
-          date: new Date().toISOString(),
-          command: `npm run bench:freshness -- --rounds=${ROUNDS} --partitions=${PARTITIONS} --rate=${RATE} --flush-ms=${FLUSH_MS} --poll-ms=${POLL_MS}`,
-          machine: machine(),
-          unit: 'ms',
-          deadLetters: dead,
-          backgroundSent,
-          summary,
-          ratios,
-          samples: { partialApi, partialCh, partialKafka, finalApi, finalCh },
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    writeResults('freshness.json', {
+      benchmark: 'freshness',
+      date: new Date().toISOString(),
+      command: `npm run bench:freshness -- --rounds=${ROUNDS} --partitions=${PARTITIONS} --rate=${RATE} --flush-ms=${FLUSH_MS} --poll-ms=${POLL_MS}`,
+      machine: machine(),
+      unit: 'ms',
+      deadLetters: dead,
+      backgroundSent,
+      summary,
+      ratios,
+      samples: { partialApi, partialCh, partialKafka, finalApi, finalCh },
+    });
     say('results: bench/results/freshness.json');
   } finally {
     stopBackground = true;

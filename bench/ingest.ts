@@ -28,7 +28,6 @@
  * --cpu-prof writes the aggregator's V8 CPU profile to bench/profiles/.
  */
 import { createClient } from '@clickhouse/client';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -46,7 +45,7 @@ import {
   startAggregator,
 } from './cpu-mem-workload.js';
 import { readWholeTopic, withTimeout, type ReaderTuning } from './kafka-read.js';
-import { ensureStackEnv, root } from './stack-env.js';
+import { ensureStackEnv, root, writeResults } from './stack-env.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -172,13 +171,8 @@ async function main(): Promise<void> {
     say(`aggregator / no-op consumer: ${ratios['aggregatorVsNoop']!.toFixed(2)} (target ≥ 0.8)`);
     if (ratios['aggregatorVsClickHouseKafka'] !== undefined) say(`aggregator / ClickHouse Kafka engine: ${ratios['aggregatorVsClickHouseKafka'].toFixed(2)} (target ≥ 1)`);
 
-    const out = path.join(root, 'bench', 'results');
-    mkdirSync(out, { recursive: true });
     const command = `npm run bench:ingest -- --events=${EVENTS} --partitions=${PARTITIONS} --series=${SERIES} --runs=${RUNS} --ch-consumers=${CH_CONSUMERS}${opts['no-clickhouse-kafka'] ? ' --no-clickhouse-kafka' : ''}`;
-    writeFileSync(
-      path.join(out, 'ingest.json'),
-      `${JSON.stringify({ benchmark: 'ingest', date: new Date().toISOString(), command, machine: machine(), clickhouseKafkaVersion: benchCh?.version, noopVariants: NOOP_VARIANTS, summary, ratios, runs: rates }, null, 2)}\n`,
-    );
+    writeResults('ingest.json', { benchmark: 'ingest', date: new Date().toISOString(), command, machine: machine(), clickhouseKafkaVersion: benchCh?.version, noopVariants: NOOP_VARIANTS, summary, ratios, runs: rates });
     say('results: bench/results/ingest.json');
   } finally {
     await benchCh?.stop();

@@ -32,13 +32,13 @@
  * the peak RSS. Writes bench/results/memory-flush.json.
  */
 import { createClient } from '@clickhouse/client';
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { seededRandom } from '../src/demo/metrics-producer.js';
 import { cleanupKafka, createTopic, fmt, machine, produce, sample, say, sleep, startAggregator } from './cpu-mem-workload.js';
 import { withTimeout } from './kafka-read.js';
-import { ensureStackEnv, root } from './stack-env.js';
+import { ensureStackEnv, root, writeResults } from './stack-env.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -259,22 +259,13 @@ async function mainFlushing(flushMs: number): Promise<void> {
         `segments: ${base.count} base ${mib(base.bytes)}, ${delta.count} delta ${mib(delta.bytes)}; stored checkpoint ${mib(r.storedCheckpointBytes)}; peak RSS ${mib(r.peakRss)}`,
     );
   }
-  const out = path.join(root, 'bench', 'results');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(
-    path.join(out, 'memory-flush.json'),
-    `${JSON.stringify(
-      {
-        benchmark: 'memory-flush',
-        date: new Date().toISOString(),
-        command: `npm run bench:memory-rss -- --flush-ms=${flushMs} --series=${COUNTS.join(',')} --partitions=${PARTITIONS} --catch-up-s=${opts['catch-up-s']}`,
-        machine: machine(),
-        results,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeResults('memory-flush.json', {
+    benchmark: 'memory-flush',
+    date: new Date().toISOString(),
+    command: `npm run bench:memory-rss -- --flush-ms=${flushMs} --series=${COUNTS.join(',')} --partitions=${PARTITIONS} --catch-up-s=${opts['catch-up-s']}`,
+    machine: machine(),
+    results,
+  });
   say('results: bench/results/memory-flush.json');
 }
 
@@ -307,24 +298,15 @@ async function main(): Promise<void> {
   }
   say('target: linear, ≤ 500 B per live series per open window');
 
-  const out = path.join(root, 'bench', 'results');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(
-    path.join(out, 'memory.json'),
-    `${JSON.stringify(
-      {
-        benchmark: 'memory',
-        date: new Date().toISOString(),
-        command: `npm run bench:memory-rss -- --series=${COUNTS.join(',')} --baseline-series=${BASELINE} --partitions=${PARTITIONS}`,
-        machine: machine(),
-        openWindowsPerSeries: 2,
-        baseline: base,
-        results,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeResults('memory.json', {
+    benchmark: 'memory',
+    date: new Date().toISOString(),
+    command: `npm run bench:memory-rss -- --series=${COUNTS.join(',')} --baseline-series=${BASELINE} --partitions=${PARTITIONS}`,
+    machine: machine(),
+    openWindowsPerSeries: 2,
+    baseline: base,
+    results,
+  });
   say('results: bench/results/memory.json');
 }
 

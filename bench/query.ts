@@ -33,14 +33,14 @@ import { createClient } from '@clickhouse/client';
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuMem5min } from '../aggregators/cpu-mem-5min.js';
 import { ClickHouseStore } from '../src/store/clickhouse-store.js';
 import { startRollgate, type RollgateProcess } from '../test/helpers/rollgate-process.js';
-import { ensureStackEnv, root } from './stack-env.js';
+import { ensureStackEnv, root, writeResults } from './stack-env.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -338,25 +338,16 @@ async function main(): Promise<void> {
       say(`gateway CPU per request vs the baseline: REST ${ratios.restVsBaseline_cpuPerReq.toFixed(2)}×, GraphQL ${ratios.graphqlVsBaseline_cpuPerReq!.toFixed(2)}×; baseline REST p50 / direct ClickHouse p50: ${ratios.restBaselineP50VsClickHouse!.toFixed(2)}`);
     }
 
-    const out = path.join(root, 'bench', 'results');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(
-      path.join(out, resultsFile),
-      `${JSON.stringify(
-        {
-          benchmark: 'query',
-          date: new Date().toISOString(),
-          command: `npm run bench:query -- --rows=${RAW_ROWS} --seconds=${SECONDS} --runs=${RUNS} --connections=${CONNECTIONS} --warmup=${WARMUP_SECONDS}${opts.baseline === undefined ? '' : ' --baseline=…'}`,
-          machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: os.loadavg() },
-          rawRows: RAW_ROWS,
-          summary,
-          ratios,
-          runs: Object.fromEntries(samples),
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    writeResults(resultsFile, {
+      benchmark: 'query',
+      date: new Date().toISOString(),
+      command: `npm run bench:query -- --rows=${RAW_ROWS} --seconds=${SECONDS} --runs=${RUNS} --connections=${CONNECTIONS} --warmup=${WARMUP_SECONDS}${opts.baseline === undefined ? '' : ' --baseline=…'}`,
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: os.loadavg() },
+      rawRows: RAW_ROWS,
+      summary,
+      ratios,
+      runs: Object.fromEntries(samples),
+    });
     say(`results: bench/results/${resultsFile}`);
   } finally {
     proxy?.child.kill('SIGTERM');

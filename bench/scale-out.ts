@@ -16,14 +16,13 @@
  *   npm run bench:scale-out -- [--events=1000000] [--series=1000] [--processes=1,2,4] [--runs=3]
  */
 import { createClient } from '@clickhouse/client';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { cleanupKafka, createTopic, fmt, historicalSamples, machine, median, produce, say, sleep, startAggregator, type Aggregator } from './cpu-mem-workload.js';
 import { readWholeTopic, withTimeout } from './kafka-read.js';
-import { ensureStackEnv, root } from './stack-env.js';
+import { ensureStackEnv, writeResults } from './stack-env.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -152,25 +151,16 @@ async function main(): Promise<void> {
           `${s.vsOneProcess.toFixed(2).padStart(8)}×  ${s.vsNoop.toFixed(2).padStart(7)}×  ${fmt(s.refolded).padStart(8)}  ${s.aggregatorCores.toFixed(2).padStart(8)}`,
       );
     }
-    const out = path.join(root, 'bench', 'results');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(
-      path.join(out, 'scale-out.json'),
-      `${JSON.stringify(
-        {
-          benchmark: 'scale-out',
-          date: new Date().toISOString(),
-          command: `npm run bench:scale-out -- --events=${EVENTS} --series=${SERIES} --processes=${COUNTS.join(',')} --runs=${RUNS}`,
-          machine: machine(),
-          partitions: PARTITIONS,
-          noop: { median: median(noop), runs: noop },
-          summary,
-          runs: Object.fromEntries(results),
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    writeResults('scale-out.json', {
+      benchmark: 'scale-out',
+      date: new Date().toISOString(),
+      command: `npm run bench:scale-out -- --events=${EVENTS} --series=${SERIES} --processes=${COUNTS.join(',')} --runs=${RUNS}`,
+      machine: machine(),
+      partitions: PARTITIONS,
+      noop: { median: median(noop), runs: noop },
+      summary,
+      runs: Object.fromEntries(results),
+    });
     say('results: bench/results/scale-out.json');
   } finally {
     await cleanupKafka(brokers, [topic], [group, ...noopGroups]);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,4 +36,11 @@ export async function ensureStackEnv(say: (line: string) => void): Promise<void>
     const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
     if (m?.[1] !== undefined && m[2] !== undefined) process.env[m[1]] = m[2].replace(/^(['"])(.*)\1$/, '$2');
   }
+}
+
+/** Writes bench/results/<file>, the JSON that BENCHMARKS.md summarises. */
+export function writeResults(file: string, doc: Record<string, unknown>): void {
+  const out = path.join(root, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, file), `${JSON.stringify(doc, null, 2)}\n`);
 }
