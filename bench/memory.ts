@@ -31,12 +31,12 @@
  * longest write (histogram bucket), the checkpoint a restart would read, and
  * the peak RSS. Writes bench/results/memory-flush.json.
  */
-import { createClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { seededRandom } from '../src/demo/metrics-producer.js';
-import { cleanupKafka, createTopic, fmt, machine, produce, sample, say, sleep, startAggregator } from './cpu-mem-workload.js';
+import { cleanupKafka, createTopic, fmt, machine, produce, sample, say, sleep, startAggregator, type Aggregator } from './cpu-mem-workload.js';
 import { withTimeout } from './kafka-read.js';
 import { ensureStackEnv, root, writeResults } from './stack-env.js';
 
@@ -63,7 +63,26 @@ interface Reading {
   foldSeconds: number;
 }
 
-async function measure(tag: string, series: number, env: { brokers: string; chUrl: string }): Promise<Reading> {
+type Env = { brokers: string; chUrl: string };
+
+/** What a measurement runs against: the workload's topic and database, and the aggregator folding it. */
+interface Workload {
+  name: string;
+  topic: string;
+  ch: ClickHouseClient;
+  agg: Aggregator;
+  /** The start of window A, and the sample generator where the workload left it (for later events). */
+  t0: number;
+  random: () => number;
+}
+
+/**
+ * The workload for `series` series on a topic and database of their own: one
+ * sample per series in window A = [t0, t0+300 s), then one in window B's first
+ * 60 s, so A never closes; then an aggregator with `flushMs` runs `work`.
+ * Topic, consumer group and database are removed after.
+ */
+async function onWorkload<T>(tag: string, series: number, env: Env, aggregator: { flushMs: number; nodeArgs?: string[] }, work: (w: Workload) => Promise<T>): Promise<T> {
   const name = `${tag}_${series}`;
   const topic = `${name}.system_proc`;
   const ch = createClient({ url: env.chUrl });
@@ -71,58 +90,23 @@ async function measure(tag: string, series: number, env: { brokers: string; chUr
     await createTopic(env.brokers, topic, PARTITIONS);
     const t0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
     const random = seededRandom(3);
-    // Window A anywhere in its 300 s, then window B in its first 60 s.
     const produced = await produce(env.brokers, topic, 2 * series, (i) =>
       i < series ? sample(i, t0 + Math.floor((i / series) * 299_000), random) : sample(i - series, t0 + 300_000 + Math.floor(((i - series) / series) * 59_000), random),
     );
-    say(`  ${fmt(series)} series: produced ${fmt(2 * series)} events in ${produced.toFixed(1)} s`);
+    say(`  ${fmt(series)} series: produced ${fmt(2 * series)} events in ${produced.toFixed(1)} s; flushes every ${aggregator.flushMs} ms`);
     const agg = await startAggregator(
-      { KAFKA_BROKERS: env.brokers, CLICKHOUSE_URL: env.chUrl, CLICKHOUSE_DATABASE: name, TOPIC_PREFIX: `${name}.`, KAFKA_CLIENT_ID: name, AGGREGATOR_FLUSH_MS: '600000' },
-      ['--expose-gc', `--import=${path.join(root, 'bench', 'gc-on-signal.mjs')}`],
+      {
+        KAFKA_BROKERS: env.brokers,
+        CLICKHOUSE_URL: env.chUrl,
+        CLICKHOUSE_DATABASE: name,
+        TOPIC_PREFIX: `${name}.`,
+        KAFKA_CLIENT_ID: name,
+        AGGREGATOR_FLUSH_MS: String(aggregator.flushMs),
+      },
+      aggregator.nodeArgs,
     );
     try {
-      const started = Date.now();
-      await withTimeout(
-        `folding ${2 * series} events`,
-        900_000,
-        (async () => {
-          while ((await agg.metric('rollgate_events_in_total')) < 2 * series) await sleep(250);
-        })(),
-      );
-      const foldSeconds = (Date.now() - started) / 1000;
-      if ((await agg.metric('rollgate_dead_letters_total')) > 0) throw new Error('the aggregator dead-lettered events; the workload is wrong');
-      if ((await agg.metric('rollgate_windows_closed_total')) > 0) throw new Error('a window closed; the workload is wrong');
-      await sleep(5000);
-      const readings: Array<Record<string, number>> = [];
-      for (let i = 0; i < 3; i++) {
-        const before = agg.proc.output().length;
-        agg.proc.child.kill('SIGUSR2');
-        const line = await withTimeout(
-          'the memory report',
-          60_000,
-          (async () => {
-            for (;;) {
-              const m = /bench-memory (\{.*\})/.exec(agg.proc.output().slice(before));
-              if (m?.[1] !== undefined) return m[1];
-              await sleep(100);
-            }
-          })(),
-        );
-        readings.push(JSON.parse(line) as Record<string, number>);
-        await sleep(1000);
-      }
-      const status = readFileSync(`/proc/${agg.proc.child.pid}/status`, 'utf8');
-      const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-      const least = readings.reduce((a, b) => ((a['rss'] ?? Infinity) <= (b['rss'] ?? Infinity) ? a : b));
-      return {
-        series,
-        rss: least['rss'] ?? NaN,
-        heapUsed: least['heapUsed'] ?? NaN,
-        external: least['external'] ?? NaN,
-        arrayBuffers: least['arrayBuffers'] ?? NaN,
-        peakRss: peakKb * 1024,
-        foldSeconds,
-      };
+      return await work({ name, topic, ch, agg, t0, random });
     } finally {
       await agg.proc.stop();
     }
@@ -131,6 +115,54 @@ async function measure(tag: string, series: number, env: { brokers: string; chUr
     await ch.close();
     await cleanupKafka(env.brokers, [topic], [`${name}.rollgate-cpu-mem-5min`]);
   }
+}
+
+async function measure(tag: string, series: number, env: Env): Promise<Reading> {
+  const gc = ['--expose-gc', `--import=${path.join(root, 'bench', 'gc-on-signal.mjs')}`];
+  return onWorkload(tag, series, env, { flushMs: 600_000, nodeArgs: gc }, async ({ agg }) => {
+    const started = Date.now();
+    await withTimeout(
+      `folding ${2 * series} events`,
+      900_000,
+      (async () => {
+        while ((await agg.metric('rollgate_events_in_total')) < 2 * series) await sleep(250);
+      })(),
+    );
+    const foldSeconds = (Date.now() - started) / 1000;
+    if ((await agg.metric('rollgate_dead_letters_total')) > 0) throw new Error('the aggregator dead-lettered events; the workload is wrong');
+    if ((await agg.metric('rollgate_windows_closed_total')) > 0) throw new Error('a window closed; the workload is wrong');
+    await sleep(5000);
+    const readings: Array<Record<string, number>> = [];
+    for (let i = 0; i < 3; i++) {
+      const before = agg.proc.output().length;
+      agg.proc.child.kill('SIGUSR2');
+      const line = await withTimeout(
+        'the memory report',
+        60_000,
+        (async () => {
+          for (;;) {
+            const m = /bench-memory (\{.*\})/.exec(agg.proc.output().slice(before));
+            if (m?.[1] !== undefined) return m[1];
+            await sleep(100);
+          }
+        })(),
+      );
+      readings.push(JSON.parse(line) as Record<string, number>);
+      await sleep(1000);
+    }
+    const status = readFileSync(`/proc/${agg.proc.child.pid}/status`, 'utf8');
+    const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+    const least = readings.reduce((a, b) => ((a['rss'] ?? Infinity) <= (b['rss'] ?? Infinity) ? a : b));
+    return {
+      series,
+      rss: least['rss'] ?? NaN,
+      heapUsed: least['heapUsed'] ?? NaN,
+      external: least['external'] ?? NaN,
+      arrayBuffers: least['arrayBuffers'] ?? NaN,
+      peakRss: peakKb * 1024,
+      foldSeconds,
+    };
+  });
 }
 
 /** Sum of a metric's samples whose labels contain `labels` (e.g. `kind="base"`). */
@@ -162,30 +194,12 @@ interface FlushReading {
   peakRss: number;
 }
 
-async function measureFlushing(tag: string, series: number, flushMs: number, env: { brokers: string; chUrl: string }): Promise<FlushReading> {
-  const name = `${tag}_${series}`;
-  const topic = `${name}.system_proc`;
-  const ch = createClient({ url: env.chUrl });
-  const count = async (query: string): Promise<number> => {
-    const rows = await (await ch.query({ query, format: 'JSONEachRow' })).json<{ n: string | number }>();
-    return Number(rows[0]?.n ?? 0);
-  };
-  try {
-    await createTopic(env.brokers, topic, PARTITIONS);
-    const t0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
-    const random = seededRandom(3);
-    const produced = await produce(env.brokers, topic, 2 * series, (i) =>
-      i < series ? sample(i, t0 + Math.floor((i / series) * 299_000), random) : sample(i - series, t0 + 300_000 + Math.floor(((i - series) / series) * 59_000), random),
-    );
-    say(`  ${fmt(series)} series: produced ${fmt(2 * series)} events in ${produced.toFixed(1)} s; flushes every ${flushMs} ms`);
-    const agg = await startAggregator({
-      KAFKA_BROKERS: env.brokers,
-      CLICKHOUSE_URL: env.chUrl,
-      CLICKHOUSE_DATABASE: name,
-      TOPIC_PREFIX: `${name}.`,
-      KAFKA_CLIENT_ID: name,
-      AGGREGATOR_FLUSH_MS: String(flushMs),
-    });
+async function measureFlushing(tag: string, series: number, flushMs: number, env: Env): Promise<FlushReading> {
+  return onWorkload(tag, series, env, { flushMs }, async ({ name, topic, ch, agg, t0, random }) => {
+    const count = async (query: string): Promise<number> => {
+      const rows = await (await ch.query({ query, format: 'JSONEachRow' })).json<{ n: string | number }>();
+      return Number(rows[0]?.n ?? 0);
+    };
     const started = Date.now();
     const deadline = started + Number(opts['catch-up-s']) * 1000;
     const scrape = async () => (await fetch(`${agg.metricsUrl}/metrics`)).text();
@@ -202,45 +216,37 @@ async function measureFlushing(tag: string, series: number, flushMs: number, env
         await sleep(2000);
       }
     };
-    try {
-      let ok = await caughtUp(2 * series, 2 * series);
-      // The steady state after the load: a tenth of the series move on, the rest stand still.
-      const updates = Math.ceil(series / 10);
-      if (ok) {
-        await produce(env.brokers, topic, updates, (i) => sample(i * 10, t0 + 300_000 + 59_500, random));
-        ok = await caughtUp(2 * series + updates, 2 * series + updates);
-        await sleep(3 * flushMs);
-      }
-      const text = await scrape();
-      const status = readFileSync(`/proc/${agg.proc.child.pid}/status`, 'utf8');
-      const segments = async (kind: string) => ({
-        count: metricValue(text, 'rollgate_checkpoint_segment_bytes_count', `kind="${kind}"`),
-        bytes: metricValue(text, 'rollgate_checkpoint_segment_bytes_sum', `kind="${kind}"`),
-      });
-      const storedCheckpointBytes =
-        (await count(`SELECT sum(length(state)) AS n FROM ${name}.rollgate_checkpoint_segments FINAL`).catch(() => 0)) ||
-        (await count(`SELECT sum(length(state)) AS n FROM ${name}.rollgate_checkpoints FINAL`).catch(() => 0));
-      return {
-        series,
-        flushMs,
-        caughtUp: ok,
-        secondsToCatchUp: ok ? (Date.now() - started) / 1000 : null,
-        rowsInClickHouse: await count(`SELECT count() AS n FROM ${table} FINAL`).catch(() => -1),
-        failedWrites: metricValue(text, 'rollgate_sink_write_errors_total'),
-        writes: metricValue(text, 'rollgate_sink_write_seconds_count'),
-        longestWriteAtMostS: largestBucket(text, 'rollgate_sink_write_seconds'),
-        segments: { base: await segments('base'), delta: await segments('delta') },
-        storedCheckpointBytes,
-        peakRss: Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024,
-      };
-    } finally {
-      await agg.proc.stop();
+    let ok = await caughtUp(2 * series, 2 * series);
+    // The steady state after the load: a tenth of the series move on, the rest stand still.
+    const updates = Math.ceil(series / 10);
+    if (ok) {
+      await produce(env.brokers, topic, updates, (i) => sample(i * 10, t0 + 300_000 + 59_500, random));
+      ok = await caughtUp(2 * series + updates, 2 * series + updates);
+      await sleep(3 * flushMs);
     }
-  } finally {
-    await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` }).catch(() => undefined);
-    await ch.close();
-    await cleanupKafka(env.brokers, [topic], [`${name}.rollgate-cpu-mem-5min`]);
-  }
+    const text = await scrape();
+    const status = readFileSync(`/proc/${agg.proc.child.pid}/status`, 'utf8');
+    const segments = async (kind: string) => ({
+      count: metricValue(text, 'rollgate_checkpoint_segment_bytes_count', `kind="${kind}"`),
+      bytes: metricValue(text, 'rollgate_checkpoint_segment_bytes_sum', `kind="${kind}"`),
+    });
+    const storedCheckpointBytes =
+      (await count(`SELECT sum(length(state)) AS n FROM ${name}.rollgate_checkpoint_segments FINAL`).catch(() => 0)) ||
+      (await count(`SELECT sum(length(state)) AS n FROM ${name}.rollgate_checkpoints FINAL`).catch(() => 0));
+    return {
+      series,
+      flushMs,
+      caughtUp: ok,
+      secondsToCatchUp: ok ? (Date.now() - started) / 1000 : null,
+      rowsInClickHouse: await count(`SELECT count() AS n FROM ${table} FINAL`).catch(() => -1),
+      failedWrites: metricValue(text, 'rollgate_sink_write_errors_total'),
+      writes: metricValue(text, 'rollgate_sink_write_seconds_count'),
+      longestWriteAtMostS: largestBucket(text, 'rollgate_sink_write_seconds'),
+      segments: { base: await segments('base'), delta: await segments('delta') },
+      storedCheckpointBytes,
+      peakRss: Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024,
+    };
+  });
 }
 
 async function mainFlushing(flushMs: number): Promise<void> {
