@@ -26,7 +26,8 @@ export class MemoryLog implements TopicLog {
   private readonly committed = new Map<string, number>();
   private readonly appended = new EventEmitter();
 
-  constructor() {
+  /** `now` stamps appended messages (Kafka's CreateTime); tests inject a clock so fixtures keep their own dates. */
+  constructor(private readonly now: () => number = Date.now) {
     this.appended.setMaxListeners(0);
   }
 
@@ -39,7 +40,7 @@ export class MemoryLog implements TopicLog {
       send: async (topic: string, messages: OutgoingMessage[]) => {
         await this.ensureTopic(topic);
         const log = this.topics.get(topic) ?? [];
-        const now = Date.now();
+        const now = this.now();
         for (const m of messages) log.push({ timestampMs: now, key: m.key, value: Buffer.from(m.value), headers: m.headers ?? {} });
         this.appended.emit(topic);
       },

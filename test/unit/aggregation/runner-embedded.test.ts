@@ -9,24 +9,28 @@ import { DuckDbStore } from '../../../src/store/duckdb-store.js';
 import type { RollupStore } from '../../../src/store/rollup-store.js';
 import type { RollupSpec } from '../../../src/core/rollup-spec.js';
 import { procSamples, type ProcSample } from '../../helpers/events.js';
+import { clockFrom } from '../../helpers/clock.js';
 import { silentLogger } from '../../helpers/gateway.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const T0 = Date.UTC(2026, 10, 22, 8, 0, 0);
+/** The fixtures' "now": just after their last sample, so retention and message timestamps judge them by their own day. */
+const FIXTURE_NOW = T0 + 30 * 60_000;
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 async function setup(store?: RollupStore, spec: RollupSpec = cpuMem5min, flushMs = 100) {
-  const log = new MemoryLog();
+  const now = clockFrom(FIXTURE_NOW);
+  const log = new MemoryLog(now);
   const duck = await DuckDbStore.open(':memory:');
   cleanups.push(() => duck.close());
   const target = store ?? duck;
   const producer = await log.producer();
   const metrics = new Metrics({ defaultMetrics: false });
   const runner = () =>
-    new AggregatorRunner({ spec, log, store: target, logger: silentLogger, metrics, flushMs, idleMs: 60_000, topicPrefix: '' });
+    new AggregatorRunner({ spec, log, store: target, logger: silentLogger, metrics, flushMs, idleMs: 60_000, topicPrefix: '', now });
   const send = (samples: Array<ProcSample | string>) =>
     producer.send('system_proc', samples.map((s) => (typeof s === 'string' ? { key: null, value: s } : { key: `${s.ip}:${s.pid}`, value: JSON.stringify(s) })));
   return { log, duck, runner, send, metrics };
