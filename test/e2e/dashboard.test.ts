@@ -195,12 +195,15 @@ describe('the dashboard at /', () => {
     await page.goto(`${base}/`);
     await page.waitForFunction(() => ['live', 'polling'].includes(document.getElementById('status')?.dataset.state ?? ''), undefined, { timeout: 30_000 });
     await context.setOffline(true);
-    await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'offline', undefined, { timeout: 30_000 });
-    expect(await page.textContent('#status')).toMatch(/connection lost/);
+    // The page hears the browser go offline and says so at once: without that it only
+    // noticed at its next live poll, up to 30 s later, which was as long as this wait.
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'offline', undefined, { timeout: 10_000 });
+    // The first retry after a loss is the short poll, not double the 30 s live poll.
+    expect(await page.textContent('#status')).toMatch(/connection lost · retrying in 5 s/);
     expect(Object.values(await chartStates(page)).every((c) => c.state === 'ok')).toBe(true);
     await page.screenshot({ path: `${artifacts}dashboard-offline.png` });
     await context.setOffline(false);
-    await page.waitForFunction(() => ['live', 'polling'].includes(document.getElementById('status')?.dataset.state ?? ''), undefined, { timeout: 90_000 });
+    await page.waitForFunction(() => ['live', 'polling'].includes(document.getElementById('status')?.dataset.state ?? ''), undefined, { timeout: 30_000 });
     await context.close();
   });
 

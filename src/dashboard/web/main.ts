@@ -113,6 +113,8 @@ function updateHostPicker(hosts: string[]): void {
 // Polling, with backoff while the gateway cannot be reached; a push (or a control change) refreshes at once.
 let timer: number | undefined;
 let backoff = POLL_MS;
+/** The last refresh reached the gateway. */
+let reachable = true;
 let running: Promise<void> | undefined;
 /** A push or a control change during a refresh may be newer than what that refresh read: refresh once more after it. */
 let changedWhileRunning = false;
@@ -132,10 +134,14 @@ async function tick(): Promise<void> {
   running = (async () => {
     try {
       const ok = await refresh();
-      backoff = ok ? (pushing ? LIVE_POLL_MS : POLL_MS) : Math.min(backoff * 2, MAX_BACKOFF_MS);
+      // The first retry after a loss comes soon: doubling the 30 s live poll would
+      // leave the page saying "connection lost" for a minute after the network is back.
+      backoff = ok ? (pushing ? LIVE_POLL_MS : POLL_MS) : reachable ? POLL_MS : Math.min(backoff * 2, MAX_BACKOFF_MS);
+      reachable = ok;
       if (!ok) setStatus('offline', `connection lost · retrying in ${Math.round(backoff / 1000)} s`);
     } catch {
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      backoff = reachable ? POLL_MS : Math.min(backoff * 2, MAX_BACKOFF_MS);
+      reachable = false;
       setStatus('offline', `connection lost · retrying in ${Math.round(backoff / 1000)} s`);
     } finally {
       running = undefined;
@@ -197,8 +203,21 @@ async function signIn(): Promise<TokenProvider> {
   });
 }
 
+// The browser knows at once when its network goes or comes back; an open
+// subscription socket may not notice for a long while, and the live poll is 30 s.
+// Before sign-in there is nothing to refresh yet; the first tick follows it.
+let signedIn = false;
+window.addEventListener('offline', () => {
+  if (signedIn) refreshSoon(0);
+});
+window.addEventListener('online', () => {
+  backoff = POLL_MS;
+  if (signedIn) refreshSoon(0);
+});
+
 setStatus('connecting', 'connecting…');
 void signIn().then((token) => {
+  signedIn = true;
   goLive(token);
   return tick();
 });
