@@ -100,11 +100,16 @@ function hasBody(request: FastifyRequest): boolean {
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** A browser opening /graphql gets Apollo's landing page, which holds no data. */
-function isLandingPage(request: FastifyRequest): boolean {
+/**
+ * A browser opening /graphql gets Apollo's landing page, which holds no data. Any GraphQL
+ * request parameter makes it an operation (a persisted-query hash in `extensions` runs a
+ * query without `query`), and an operation always needs credentials.
+ */
+export function isLandingPage(request: Pick<FastifyRequest, 'method' | 'url' | 'headers'>): boolean {
   if (request.method !== 'GET') return false;
-  const hasQuery = new URLSearchParams(request.url.split('?')[1] ?? '').has('query');
-  return !hasQuery && (request.headers.accept ?? '').includes('text/html');
+  const params = new URLSearchParams(request.url.split('?')[1] ?? '');
+  const operation = ['query', 'extensions', 'operationName', 'variables'].some((name) => params.has(name));
+  return !operation && (request.headers.accept ?? '').includes('text/html');
 }
 
 export function authRequest(request: FastifyRequest): AuthRequest {

@@ -486,6 +486,14 @@ describe('automatic persisted queries', () => {
     const known = await get();
     expect(known.statusCode).toBe(200);
     expect(known.json<GraphQLResponse<Data>>().data.cpuMemRollups.totalNum).toBe(WINDOWS * IPS.length * PIDS.length);
+    // A browser-like Accept header does not make a hashed query the landing page: no credentials, no answer.
+    const html = 'text/html,application/xhtml+xml,*/*;q=0.8';
+    const anonymous = await app.inject({ method: 'GET', url: `/graphql?extensions=${encodeURIComponent(JSON.stringify(extensions))}`, headers: { accept: html } });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.body).not.toContain('totalNum');
+    const landing = await app.inject({ method: 'GET', url: '/graphql', headers: { accept: html } });
+    expect(landing.statusCode).toBe(200);
+    expect(landing.headers['content-type']).toContain('text/html');
     // Kept in Redis: another instance knows the hash too.
     other ??= await stackGateway(env);
     const elsewhere = await other.app.inject({ method: 'GET', url: `/graphql?extensions=${encodeURIComponent(JSON.stringify(extensions))}`, headers: appHeaders });
