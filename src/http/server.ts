@@ -122,7 +122,32 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
 
 /** What a request log line shows: never an appCode or a flow call's bk_app_secret sent in the query (headers are not logged at all). */
 function requestForLog(req: { method?: string; url?: string; ip?: string }): Record<string, string | undefined> {
-  return { method: req.method, url: req.url?.replace(/([?&](?:appCode|bk_app_secret)=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.ip };
+  return { method: req.method, url: req.url === undefined ? undefined : redactQuery(req.url), remoteAddress: req.ip };
+}
+
+const SECRET_PARAMS = new Set(['appcode', 'bk_app_secret']);
+
+/**
+ * Judges each parameter by its decoded, lower-cased name, as the server reads it:
+ * `app%43ode` and `bk%5Fapp%5Fsecret` are the same parameters as `appCode` and `bk_app_secret`.
+ */
+export function redactQuery(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const params = url.slice(at + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    return SECRET_PARAMS.has(decodeName(name).toLowerCase()) ? `${name}=[redacted]` : pair;
+  });
+  return `${url.slice(0, at)}?${params.join('&')}`;
+}
+
+function decodeName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -44,7 +44,12 @@ it('logs no appSecret, appCode, signature, token or admin token', async () => {
   // Flow calls carry bk_app_secret in the body, or in the query string of a GET.
   await app.inject({ url: `/dataflow/flow/flows/1/?bk_app_code=${TEST_APP.appKey}&bk_app_secret=${TEST_APP.appSecret}` });
   await app.inject({ method: 'POST', url: '/dataflow/flow/flows/create/', payload: { bk_app_code: TEST_APP.appKey, bk_app_secret: TEST_APP.appSecret, flow_name: 'x', nodes: [{}] } });
+  // Percent-encoded names are the same parameters to the server, so they are redacted too.
+  await app.inject({ url: `/api/cpu-mem-5min?app%43ode=${created.appCode}` });
+  await app.inject({ url: `/dataflow/flow/flows/1/?bk_app_code=${TEST_APP.appKey}&bk%5Fapp%5Fsecret=${TEST_APP.appSecret}` });
   expect(lines).toContain('/api/cpu-mem-5min?appCode=[redacted]');
+  expect(lines).toContain('app%43ode=[redacted]');
+  expect(lines).toContain('bk%5Fapp%5Fsecret=[redacted]');
   expect(lines).toContain('bk_app_secret=[redacted]');
   for (const secret of [created.appSecret, created.appCode, TEST_APP.appSecret, TEST_APP.appCode, signed.headers['x-ca-signature'], token, adminHeaders.authorization.slice(7)]) {
     expect(lines).not.toContain(secret);
