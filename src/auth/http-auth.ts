@@ -105,7 +105,7 @@ function hasBody(request: FastifyRequest): boolean {
  * request parameter makes it an operation (a persisted-query hash in `extensions` runs a
  * query without `query`), and an operation always needs credentials.
  */
-export function isLandingPage(request: Pick<FastifyRequest, 'method' | 'url' | 'headers'>): boolean {
+function isLandingPage(request: FastifyRequest): boolean {
   if (request.method !== 'GET') return false;
   const params = new URLSearchParams(request.url.split('?')[1] ?? '');
   const operation = ['query', 'extensions', 'operationName', 'variables'].some((name) => params.has(name));

@@ -131,7 +131,7 @@ const SECRET_PARAMS = new Set(['appcode', 'bk_app_secret']);
  * Judges each parameter by its decoded, lower-cased name, as the server reads it:
  * `app%43ode` and `bk%5Fapp%5Fsecret` are the same parameters as `appCode` and `bk_app_secret`.
  */
-export function redactQuery(url: string): string {
+function redactQuery(url: string): string {
   const at = url.indexOf('?');
   if (at < 0) return url;
   const params = url.slice(at + 1).split('&').map((pair) => {
