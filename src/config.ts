@@ -111,6 +111,7 @@ const EnvSchema = z.object({
     .optional()
     .transform((s) => (s === undefined || s === '' ? undefined : s))
     .refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
+  ROLLGATE_DATA_DIR: z.string().trim().min(1).default('.rollgate'),
   DASHBOARD_APP_KEY: z
     .string()
     .optional()
@@ -201,8 +202,11 @@ export interface Config {
   graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxFields: number; introspection: boolean };
   /** The bearer token of /admin; unset disables the admin API. */
   admin: { token: string | undefined };
-  /** Encrypts data source passwords and app secrets at rest; unset outside production means a fixed development key. */
-  secrets: { masterKey: string | undefined };
+  /**
+   * masterKey signs tokens and seals data source passwords and app secrets at rest; unset (only allowed for an
+   * embedded install) means a random key kept in dataDir.
+   */
+  secrets: { masterKey: string | undefined; dataDir: string };
   /** flushMs: partial rows and checkpoints; idleMs: a silent partition follows the others' watermark; port: the aggregate command's /metrics. */
   aggregator: { flushMs: number; idleMs: number; metricsPort: number };
   /**
@@ -244,10 +248,24 @@ export function loadConfig(
       'invalid configuration: API_DEFAULT_PAGE_SIZE must not exceed API_MAX_PAGE_SIZE',
     );
   }
-  if (e.NODE_ENV === 'production' && e.ROLLGATE_MASTER_KEY === undefined) {
+  const services = (
+    [
+      ['KAFKA_BROKERS', e.KAFKA_BROKERS],
+      ['CLICKHOUSE_URL', e.CLICKHOUSE_URL],
+      ['MYSQL_URL', e.MYSQL_URL],
+      ['REDIS_URL', e.REDIS_URL],
+    ] as const
+  )
+    .filter(([, value]) => value !== undefined)
+    .map(([name]) => name);
+  // Only a lone embedded install may make its own key: processes sharing real services must share one key, and
+  // a key nobody chose is a key nobody backs up.
+  if (e.ROLLGATE_MASTER_KEY === undefined && (e.NODE_ENV === 'production' || services.length > 0)) {
     throw new RollgateError(
       'INVALID_CONFIG',
-      'invalid configuration: ROLLGATE_MASTER_KEY must be set in production (it encrypts stored credentials)',
+      `invalid configuration: ROLLGATE_MASTER_KEY must be set ${services.length > 0 ? `when real services are configured (${services.join(', ')})` : 'in production'}: ` +
+        'it signs tokens and seals stored secrets. Make one with `openssl rand -base64 32`, give the same value to every rollgate process, and keep it: ' +
+        'a changed key makes stored secrets unreadable',
     );
   }
   if (e.NODE_ENV === 'production' && (e.ROLLGATE_ADMIN_TOKEN === undefined || DEMO_ADMIN_TOKEN.test(e.ROLLGATE_ADMIN_TOKEN))) {
@@ -303,7 +321,7 @@ export function loadConfig(
       introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : e.GRAPHQL_INTROSPECTION === 'true',
     },
     admin: { token: e.ROLLGATE_ADMIN_TOKEN },
-    secrets: { masterKey: e.ROLLGATE_MASTER_KEY },
+    secrets: { masterKey: e.ROLLGATE_MASTER_KEY, dataDir: e.ROLLGATE_DATA_DIR },
     aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS, idleMs: e.AGGREGATOR_IDLE_MS, metricsPort: e.METRICS_PORT },
     auth: {
       trustedProxies: e.TRUSTED_PROXIES,

@@ -20,9 +20,8 @@ import { ResultCache } from './result-cache.js';
 import { FlowService } from '../flows/flow-service.js';
 import { FlowStore } from '../flows/flow-store.js';
 import { FLOW_API_GROUP } from '../flows/publish-api.js';
+import { embeddedMasterKey } from '../security/master-key.js';
 
-/** Only for deployments that never set ROLLGATE_MASTER_KEY outside production (config refuses it in production). */
-const DEVELOPMENT_MASTER_KEY = 'rollgate-development-master-key-not-secret';
 
 export interface DataService {
   apis: ApiService;
@@ -51,12 +50,9 @@ export interface DataServiceDeps {
 /** The DataService layer: catalog, data sources, the API lifecycle and route table, the result cache. */
 export async function createDataService(deps: DataServiceDeps): Promise<DataService> {
   const { config, logger } = deps;
-  if (config.secrets.masterKey === undefined) {
-    logger.warn('ROLLGATE_MASTER_KEY is not set: stored credentials are sealed with a development key that is not secret');
-  }
   const catalog = new CatalogStore(deps.catalog);
   await catalog.init();
-  const masterKey = config.secrets.masterKey ?? DEVELOPMENT_MASTER_KEY;
+  const masterKey = config.secrets.masterKey ?? embeddedMasterKey(config.secrets.dataDir, logger);
   const box = new SecretBox(masterKey);
   const dataSources = new DataSources(
     catalog,

@@ -1,18 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { TEST_MASTER_KEY } from './master-key.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = `${root}bin/rollgate.js`;
 
 /** Variables that would point a child at real services unless a test sets them on purpose. */
-const SERVICE_VARS = ['KAFKA_BROKERS', 'CLICKHOUSE_URL', 'CLICKHOUSE_DATABASE', 'MYSQL_URL', 'REDIS_URL', 'TOPIC_PREFIX', 'PORT'];
+const SERVICE_VARS = ['ROLLGATE_MASTER_KEY', 'ROLLGATE_DATA_DIR', 'KAFKA_BROKERS', 'CLICKHOUSE_URL', 'CLICKHOUSE_DATABASE', 'MYSQL_URL', 'REDIS_URL', 'TOPIC_PREFIX', 'PORT'];
 
 export interface RollgateProcess {
   child: ChildProcess;
   output(): string;
   /** Resolves with the base URL once the gateway prints it. */
   url(timeoutMs?: number): Promise<string>;
+  /** Resolves with the exit code when the process ends by itself, or with 'running' after timeoutMs. */
+  exit(timeoutMs?: number): Promise<number | null | 'running'>;
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -27,7 +30,7 @@ export function startRollgate(args: string[], env: Record<string, string>, nodeA
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVICE_VARS.includes(k)));
   const child = spawn(process.execPath, [...nodeArgs, from === root ? bin : `${dir}bin/rollgate.js`, ...args], {
     cwd: dir,
-    env: { ...baseEnv, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: '0', ...env },
+    env: { ...baseEnv, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: '0', ROLLGATE_MASTER_KEY: TEST_MASTER_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -51,6 +54,11 @@ export function startRollgate(args: string[], env: Record<string, string>, nodeA
           }
         }, 100);
       }),
+    exit: (timeoutMs = 30_000) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), timeoutMs)));
+      return Promise.race([exited, timeout]).finally(() => clearTimeout(timer));
+    },
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null) child.kill(signal);
       return exited;

@@ -14,6 +14,7 @@ import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { ClickHouseWebEvents } from '../../src/store/web-events-table.js';
 import { seeded, uniqueName } from '../helpers/events.js';
 import { silentLogger } from '../helpers/gateway.js';
+import { TEST_MASTER_KEY } from '../helpers/master-key.js';
 import { stackEnv } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -38,6 +39,7 @@ const env = {
   REDIS_URL: stack.REDIS_URL,
   TOPIC_PREFIX: prefix,
   LOG_LEVEL: 'silent',
+  ROLLGATE_MASTER_KEY: TEST_MASTER_KEY,
   MONITOR_RATE_PER_IP: '1000000',
   MONITOR_RATE_PER_APP: '1000000',
 };

@@ -45,10 +45,23 @@ function environmentOf(service: Service): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
 
-/** What compose would substitute with nothing set in the shell: `${X:-d}` and `${X-d}` give d, `${X}` gives ''. */
+/** What the README tells a user to set in the shell before `docker compose up`. */
+const SHELL: Record<string, string> = { ROLLGATE_MASTER_KEY: 'a-compose-test-master-key-0123456789' };
+
+/**
+ * What compose would substitute with only SHELL set: `${X:-d}` and `${X-d}` give d, `${X}` gives '',
+ * `${X:?message}` gives SHELL's X (compose refuses to start without it).
+ */
 function interpolateDefaults(value: string): string {
   return value
-    .replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g, (_match, fallback: string | undefined) => fallback ?? '')
+    .replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*)|:\?([^}]*))?\}/g, (_match, name: string, dash: string | undefined, fallback: string | undefined, required: string | undefined) => {
+      if (required !== undefined) {
+        const set = SHELL[name];
+        if (set === undefined) throw new Error(`compose refuses to start without ${name}: ${required}`);
+        return set;
+      }
+      return SHELL[name] ?? (dash === undefined ? '' : (fallback ?? ''));
+    })
     .replace(/\$\$/g, '$');
 }
 
@@ -110,6 +123,12 @@ describe('docker-compose.yml', () => {
       const mysqlUrl = new URL(env.MYSQL_URL ?? 'missing:');
       expect(decodeURIComponent(mysqlUrl.password), `${name} MYSQL_URL password`).toBe(mysql.MYSQL_ROOT_PASSWORD);
       expect(mysqlUrl.pathname, `${name} MYSQL_URL database`).toBe(`/${mysql.MYSQL_DATABASE}`);
+    }
+  });
+
+  it('refuses to start rollgate without a master key instead of letting it run on none', () => {
+    for (const name of rollgateServices) {
+      expect(environmentOf(services[name] ?? {}).ROLLGATE_MASTER_KEY, name).toMatch(/^\$\{ROLLGATE_MASTER_KEY:\?.+\}$/);
     }
   });
 

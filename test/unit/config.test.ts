@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       CLICKHOUSE_URL: 'http://127.0.0.1:8123',
       REDIS_URL: 'redis://127.0.0.1:6379',
       MYSQL_URL: 'mysql://root@127.0.0.1:3306/rollgate',
+      ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789',
       PORT: '4100',
     });
     expect(c.kafka?.brokers).toEqual(['127.0.0.1:9092', '127.0.0.2:9092']);
@@ -36,6 +37,8 @@ describe('loadConfig', () => {
     ['ROLLGATE_JWT_KEYS', { ROLLGATE_JWT_KEYS: '[{"kid":"k1","publicKey":"…"}]' }],
     ['ROLLGATE_BOOTSTRAP_APP_SECRET', { ROLLGATE_BOOTSTRAP_APP_KEY: 'bootstrap-key' }],
     ['ROLLGATE_BOOTSTRAP_APP_CODE', { ROLLGATE_BOOTSTRAP_APP_CODE: 'short' }],
+    ['ROLLGATE_MASTER_KEY', { NODE_ENV: 'production', ROLLGATE_ADMIN_TOKEN: 'Zq3v9-mK2pL8xR4tY7wB1nC6' }],
+    ['ROLLGATE_MASTER_KEY', { ROLLGATE_MASTER_KEY: 'short' }],
     ['ROLLGATE_ADMIN_TOKEN', { NODE_ENV: 'production', ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789' }],
     ['ROLLGATE_ADMIN_TOKEN', { NODE_ENV: 'production', ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789', ROLLGATE_ADMIN_TOKEN: 'rollgate-demo-admin-token' }],
     ['ROLLGATE_ADMIN_TOKEN', { NODE_ENV: 'production', ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789', ROLLGATE_ADMIN_TOKEN: 'test-admin-token-0123456789' }],
@@ -49,6 +52,27 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(RollgateError);
     expect((error as RollgateError).code).toBe('INVALID_CONFIG');
     expect((error as RollgateError).message).toContain(name);
+  });
+
+  // Whatever NODE_ENV says: a key made up by one process cannot be shared with the others on the same services.
+  it.each(['KAFKA_BROKERS', 'CLICKHOUSE_URL', 'MYSQL_URL', 'REDIS_URL'])('refuses %s without ROLLGATE_MASTER_KEY, saying how to make one', (name) => {
+    const urls: Record<string, string> = {
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      CLICKHOUSE_URL: 'http://127.0.0.1:8123',
+      MYSQL_URL: 'mysql://root@127.0.0.1:3306/rollgate',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+    };
+    for (const nodeEnv of [undefined, 'development', 'test']) {
+      const env = { [name]: urls[name], ...(nodeEnv === undefined ? {} : { NODE_ENV: nodeEnv }) };
+      expect(() => loadConfig(env)).toThrow(/ROLLGATE_MASTER_KEY must be set .*openssl rand/);
+      expect(() => loadConfig({ ...env, ROLLGATE_MASTER_KEY: '' })).toThrow(RollgateError);
+      expect(loadConfig({ ...env, ROLLGATE_MASTER_KEY: 'a-real-master-key-0123456789' }).secrets.masterKey).toBe('a-real-master-key-0123456789');
+    }
+  });
+
+  it('leaves an embedded install without a key to make its own in ROLLGATE_DATA_DIR', () => {
+    expect(loadConfig({}).secrets).toEqual({ masterKey: undefined, dataDir: '.rollgate' });
+    expect(loadConfig({ ROLLGATE_DATA_DIR: '/var/lib/rollgate' }).secrets.dataDir).toBe('/var/lib/rollgate');
   });
 
   it('starts in production with a real admin token and master key, and reads the auth settings', () => {
