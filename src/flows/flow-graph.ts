@@ -2,6 +2,7 @@ import { validateSpec, type RollupSpec, type SourceField } from '../core/rollup-
 import { windowProblems, type WindowSpec } from '../core/window-assignment.js';
 import { invalidParameter, RollgateError } from '../errors.js';
 import { compileRealtimeSql, evaluate, FlowSqlError, type Predicate } from './compile-sql.js';
+import { reservedTableOwner } from './owned-tables.js';
 import { isStorage, outputTableOf, type FlowNode, type RealtimeNode, type StorageNode, type StreamSourceNode } from './flow-nodes.js';
 
 /** One rollup a started flow runs: a stream source → realtime → storage chain. */
@@ -160,8 +161,16 @@ export function compileFlow(flowId: number, nodes: readonly FlowNode[], known: r
     realtimeChains.set(n.id, { source, schema, compiled });
   }
   const chains: CompiledChain[] = [];
+  const tables = new Map<string, number>();
   for (const n of nodes) {
     if (!isStorage(n)) continue;
+    const i = index.get(n.id) ?? 0;
+    const table = physicalTable(n.result_table_id);
+    const owner = reservedTableOwner(table);
+    if (owner !== undefined) throw graphError(`nodes[${i}].result_table_id`, `table ${table} belongs to ${owner}: give the storage node a result table of its own`);
+    const other = tables.get(table);
+    if (other !== undefined) throw graphError(`nodes[${i}].result_table_id`, `table ${table} is already written by node ${other} of this flow`);
+    tables.set(table, n.id);
     const realtime = inputOf(n) as RealtimeNode;
     const chain = realtimeChains.get(realtime.id);
     if (chain === undefined) continue;

@@ -6,9 +6,9 @@ import type { RollupSpec } from '../core/rollup-spec.js';
 import { parseInput } from '../dataservice/validation-errors.js';
 import { RollgateError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { compileFlow, type CompiledChain } from './flow-graph.js';
-import { FlowNode } from './flow-nodes.js';
-import type { FlowRecord, FlowStore, FlowTask, TaskAction } from './flow-store.js';
+import { compileFlow, physicalTable, type CompiledChain } from './flow-graph.js';
+import { FlowNode, isStorage } from './flow-nodes.js';
+import type { FlowRecord, FlowStore, FlowTask, FlowWriter, TaskAction } from './flow-store.js';
 
 /** `bk_app_code` / `bk_app_secret` are a rollgate app's appKey / appSecret; `bk_username` is recorded as the operator. */
 const Credentials = z.looseObject({
@@ -89,6 +89,7 @@ export class FlowService {
     return this.deps.store.write(async (tx) => {
       const [flowId = 0, ...nodeIds] = await tx.ids(1 + body.nodes.length);
       const nodes = renumber(body.nodes, new Map(body.nodes.map((n, i) => [n.id, nodeIds[i] ?? 0])));
+      await claimTables(tx, flowId, nodes);
       const now = this.now();
       await tx.put(
         { flowId, flowName: body.flow_name, projectId: body.project_id, nodes, status: 'no-start', deployedNodes: undefined, deployVersion: 0, createdBy: operator, createdAt: now, updatedBy: operator, updatedAt: now },
@@ -145,6 +146,7 @@ export class FlowService {
       const added = renumber(body.nodes, new Map(body.nodes.map((n, i) => [n.id, ids[i] ?? 0])));
       const nodes = [...flow.nodes, ...added];
       compileFlow(flowId, nodes, this.deps.knownSources);
+      await claimTables(tx, flowId, nodes);
       await tx.put({ ...flow, nodes, updatedBy: operator, updatedAt: this.now() }, 'update');
       return { node_ids: added.map((n) => n.id) };
     });
@@ -165,6 +167,7 @@ export class FlowService {
       const patched = parseInput(FlowNode, { ...current, ...changes, id: nodeId, node_type: current.node_type });
       const nodes = flow.nodes.map((n, i) => (i === at ? patched : n));
       compileFlow(flowId, nodes, this.deps.knownSources);
+      await claimTables(tx, flowId, nodes);
       await tx.put({ ...flow, nodes, updatedBy: operator, updatedAt: this.now() }, 'update');
       return nodeView(patched);
     });
@@ -203,6 +206,7 @@ export class FlowService {
       if (action === 'start' && flow.status === 'running') throw new RollgateError('FLOW_STATE_CONFLICT', `flow ${flowId} is already running: restart it to deploy changes`);
       if (action === 'restart' && flow.status !== 'running') throw new RollgateError('FLOW_STATE_CONFLICT', `flow ${flowId} is not running (${flow.status}): start it`);
       const chains = compileFlow(flowId, flow.nodes, this.deps.knownSources);
+      await claimTables(tx, flowId, flow.nodes);
       const [taskId = 0] = await tx.ids(1);
       const now = this.now();
       const deployVersion = flow.deployVersion + 1;
@@ -216,6 +220,31 @@ export class FlowService {
 
 function newTask(taskId: number, flow: FlowRecord, action: TaskAction, operator: string, deployVersion: number, deployData: unknown, now: number): FlowTask {
   return { taskId, flowId: flow.flowId, action, status: 'pending', operator, deployVersion, message: 'waiting for a flow worker', deployData, createdAt: now, finishedAt: undefined };
+}
+
+/**
+ * A storage node's table belongs to one flow: another flow's rows (its versions, its retention) would overwrite
+ * or expire them. The table counts as taken while any other flow, running or not, names it in its nodes or in
+ * what it last deployed. Runs inside the write transaction, whose first statement serialises writers.
+ */
+async function claimTables(tx: FlowWriter, flowId: number, nodes: readonly FlowNode[]): Promise<void> {
+  const wanted = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    if (isStorage(n)) wanted.set(physicalTable(n.result_table_id), i);
+  });
+  for (const other of await tx.list()) {
+    if (other.flowId === flowId) continue;
+    for (const n of [...other.nodes, ...(other.deployedNodes ?? [])]) {
+      if (!isStorage(n)) continue;
+      const table = physicalTable(n.result_table_id);
+      const i = wanted.get(table);
+      if (i !== undefined) {
+        throw new RollgateError('CONFLICT', `nodes[${i}].result_table_id: table ${table} belongs to flow ${other.flowId}; give the storage node a result table of its own`, {
+          field: `nodes[${i}].result_table_id`,
+        });
+      }
+    }
+  }
 }
 
 /** Request ids become flow-wide node ids, in `id` and in every `from_nodes[].id` that names a node of this batch. */

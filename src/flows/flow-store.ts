@@ -141,6 +141,10 @@ export class FlowWriter {
     return toFlow(rows[0]);
   }
 
+  async list(): Promise<FlowRecord[]> {
+    return (await this.db.all(`SELECT * FROM ${T.flows} ORDER BY flow_id`)).map(toFlow);
+  }
+
   async put(flow: FlowRecord, mode: 'create' | 'update'): Promise<void> {
     const values = [
       flow.flowName,

@@ -265,7 +265,15 @@ describe('seed 000: the Python script against rollgate', () => {
       const exported = await ok('GET', `${flowId}/export/`);
       expect(exported).toMatchObject({ flow_name: 'data-test', project_id: 1 });
       expect(exported['nodes']).toHaveLength(4);
-      const imported = await ok('POST', 'import/', exported);
+      // Taken as it is, the export would write the same tables as the flow it came from: refused, naming the owner.
+      const twin = await call('POST', 'import/', exported);
+      expect(twin.status).toBe(409);
+      expect(twin.body).toMatchObject({ result: false, code: '1409', errors: { code: 'CONFLICT', field: 'nodes[2].result_table_id' } });
+      expect(twin.body.message).toContain(`flow ${flowId}`);
+      const renamed = (exported['nodes'] as Array<Record<string, unknown>>).map((n) =>
+        String(n['node_type']).endsWith('_storage') ? { ...n, result_table_id: `${String(n['result_table_id'])}_imported` } : n,
+      );
+      const imported = await ok('POST', 'import/', { ...exported, nodes: renamed });
       expect(imported.flow_id).not.toBe(flowId);
       expect((await ok('GET', `${imported.flow_id}/graph/`))['nodes']).toHaveLength(4);
       const running = await call('DELETE', `${flowId}/`);

@@ -63,6 +63,24 @@ describe('compileFlow', () => {
     expect(chain?.spec.measures[0]).toMatchObject({ op: 'sum', field: 'bytes', type: 'uint64' });
   });
 
+  it("refuses a storage node on a built-in rollup's table or one of rollgate's own, however it is spelled", () => {
+    for (const table of ['cpu_mem_5min', 'CPU_MEM_5min', 'proc_totals_5min', 'web_pv_5min', 'region_order_totals', 'region_orders_mirror_orders', 'rollgate_apps', 'rollgate_checkpoints', 'web_events', 'orders']) {
+      const err = refusal(withNode(2, { result_table_id: table, node_type: 'clickhouse_storage' }));
+      expect(err.code, table).toBe('INVALID_FLOW_GRAPH');
+      expect(err.field, table).toBe('nodes[2].result_table_id');
+      expect(err.message, table).toMatch(/belongs to/);
+    }
+    // A business-id prefix moves the name to a table of the flow's own.
+    expect(compileFlow(7, nodes(withNode(2, { result_table_id: '591_cpu_mem_5min' })), rollups)[0]?.spec.sink.table).toBe('cpu_mem_5min_591');
+  });
+
+  it('refuses two storage nodes of one flow on the same table', () => {
+    const raw = [...seedNodes(591), { ...seedNodes(591)[2], id: 4, result_table_id: '591_CPU_MEM_TEST_5MIN' }];
+    const err = refusal(raw);
+    expect(err.field).toBe('nodes[3].result_table_id');
+    expect(err.message).toMatch(/already written by node 3/);
+  });
+
   it('refuses a cycle', () => {
     const raw = withNode(1, { from_nodes: [{ id: 1, from_result_table_ids: ['591_system_proc'] }, { id: 3, from_result_table_ids: ['591_cpu_mem_test_5min'] }] });
     const e = refusal(raw);

@@ -123,6 +123,31 @@ describe('flows on the embedded stand-ins', () => {
     expect(clash.body).toMatchObject({ result: false, code: '5002' });
   });
 
+  it("keeps every flow on tables of its own: another flow's table is a conflict, a built-in's is refused", async () => {
+    const twin = await call('POST', 'create/', { project_id: 3, flow_name: 'twin', nodes: seedNodes(7, 'clickhouse_storage') });
+    expect(twin.status).toBe(409);
+    expect(twin.body).toMatchObject({ result: false, code: '1409', errors: { code: 'CONFLICT', field: 'nodes[2].result_table_id' } });
+    expect(twin.body.message).toContain(`flow ${flowId}`);
+    const own = await call('POST', 'create/', { project_id: 3, flow_name: 'own', nodes: seedNodes(8) });
+    expect(own.body.result).toBe(true);
+    const ownId = own.body.data['flow_id'] as number;
+    const storage = ownId + 3;
+    // Moving a storage node onto a taken table later is refused the same way, by patch and by add.
+    const patched = await call('PATCH', `${ownId}/nodes/${storage}/`, { result_table_id: '7_cpu_mem_test_5min' });
+    expect(patched.status).toBe(409);
+    const builtin = await call('PATCH', `${ownId}/nodes/${storage}/`, { result_table_id: 'cpu_mem_5min' });
+    expect(builtin.body).toMatchObject({ result: false, code: '5002', errors: { field: 'nodes[2].result_table_id' } });
+    const added = await call('POST', `${ownId}/nodes/`, {
+      ...seedNodes(8)[2],
+      id: 999_999,
+      result_table_id: 'rollgate_apps',
+      from_nodes: [{ id: ownId + 2, from_result_table_ids: ['8_system_proc_ip_grp'] }],
+    });
+    expect(added.body).toMatchObject({ result: false, code: '5002', errors: { field: 'nodes[3].result_table_id' } });
+    expect(added.body.message).toMatch(/rollgate_apps belongs to rollgate itself/);
+    expect((await call('DELETE', `${ownId}/`)).body.result).toBe(true);
+  });
+
   it('refuses apps without the flows grant, disabled apps and unknown routes, in the envelope', async () => {
     const created = (await app.inject({ method: 'POST', url: '/admin/apps', headers: adminHeaders, payload: { name: 'no-flows' } })).json().data as { appKey: string; appSecret: string };
     const other = { bk_app_code: created.appKey, bk_app_secret: created.appSecret };
