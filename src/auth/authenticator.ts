@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { RollgateError } from '../errors.js';
 import type { AppService, LiveApp } from './apps.js';
 import { isGranted } from './grants.js';
@@ -20,7 +21,8 @@ export interface AuthRequest extends SignedRequest {
 export interface Principal {
   appKey: string;
   grants: readonly string[];
-  via: 'appcode' | 'signature' | 'jwt';
+  /** secret: the DataFlow API's bk_app_code and bk_app_secret. */
+  via: 'appcode' | 'signature' | 'jwt' | 'secret';
 }
 
 export interface AuthOptions {
@@ -76,11 +78,28 @@ export class Authenticator {
     } else {
       throw unauthenticated('this call needs credentials: Authorization: APPCODE <code>, an X-Ca-Signature, or Bearer <token>', 'Missing Credentials');
     }
-    if (app.record.status !== 'enabled') throw new RollgateError('APP_DISABLED', 'the app is disabled', { headerMessage: 'App Disabled' });
-    if (!app.allowlist.allows(req.ip)) {
-      throw new RollgateError('IP_NOT_ALLOWED', `calls from ${req.ip} are not allowed for this app`, { headerMessage: 'Invalid Client IP' });
+    return this.admit(app, req.ip, via, options.consumeRateLimit !== false);
+  }
+
+  /**
+   * The DataFlow API's credentials (seed 000/001): `bk_app_code` (the appKey) and `bk_app_secret` in the
+   * request itself. The app is then held to the same policy as every other route.
+   */
+  async authenticateSecret(appKey: string, secret: string, ip: string): Promise<Principal> {
+    const app = appKey.length > MAX_CREDENTIAL_LENGTH ? undefined : this.apps.findByKey(appKey);
+    if (app === undefined || !sameSecret(app.secret, secret)) {
+      throw new RollgateError('UNAUTHENTICATED', 'bk_app_code or bk_app_secret is wrong', { field: 'bk_app_secret', headerMessage: 'Invalid AppSecret' });
     }
-    if (options.consumeRateLimit !== false) await this.limiter.consume(app.record.appKey, app.record.rateLimit);
+    return this.admit(app, ip, 'secret', true);
+  }
+
+  /** One policy for every route family: the app's status, its IP allowlist, then its rate limit. */
+  private async admit(app: LiveApp, ip: string, via: Principal['via'], consumeRateLimit: boolean): Promise<Principal> {
+    if (app.record.status !== 'enabled') throw new RollgateError('APP_DISABLED', 'the app is disabled', { headerMessage: 'App Disabled' });
+    if (!app.allowlist.allows(ip)) {
+      throw new RollgateError('IP_NOT_ALLOWED', `calls from ${ip} are not allowed for this app`, { headerMessage: 'Invalid Client IP' });
+    }
+    if (consumeRateLimit) await this.limiter.consume(app.record.appKey, app.record.rateLimit);
     return { appKey: app.record.appKey, grants: app.record.grants, via };
   }
 
@@ -157,6 +176,11 @@ export function authorize(principal: Principal | undefined, api: { name: string;
   if (!isGranted(principal.grants, api)) {
     throw new RollgateError('NOT_GRANTED', `the app is not granted the API ${api.name}`, { headerMessage: 'Unauthorized API' });
   }
+}
+
+/** Compares digests so the time taken says nothing about how much of the secret matched. */
+function sameSecret(stored: string, given: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(stored).digest(), createHash('sha256').update(given).digest());
 }
 
 function unauthenticated(message: string, headerMessage: string, field?: string): RollgateError {

@@ -75,7 +75,7 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
   }
   const flowStore = new FlowStore(deps.catalog);
   await flowStore.init();
-  const flows = new FlowService({ store: flowStore, apps: appRegistry, knownSources: deps.rollups, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'flows' }) });
+  const flows = new FlowService({ store: flowStore, knownSources: deps.rollups, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'flows' }) });
   const cache = new ResultCache(
     deps.sharedCache,
     deps.revisions,

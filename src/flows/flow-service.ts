@@ -1,6 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { AppService } from '../auth/apps.js';
+import type { Principal } from '../auth/authenticator.js';
 import { FLOWS_GRANT } from '../auth/grants.js';
 import type { RollupSpec } from '../core/rollup-spec.js';
 import { parseInput } from '../dataservice/validation-errors.js';
@@ -17,6 +16,16 @@ const Credentials = z.looseObject({
   bk_username: z.string().min(1).max(100).optional(),
   bkdata_authentication_method: z.string().max(32).optional(),
 });
+
+export type FlowCredentials = z.infer<typeof Credentials>;
+
+/** bk_app_code and bk_app_secret, as the seed's scripts send them in the body (POST, PATCH) or the query (GET, DELETE). */
+export function flowCredentials(input: unknown): FlowCredentials {
+  if (typeof input !== 'object' || input === null || !('bk_app_code' in input) || !('bk_app_secret' in input)) {
+    throw new RollgateError('UNAUTHENTICATED', 'bk_app_code and bk_app_secret are required', { field: 'bk_app_code' });
+  }
+  return parseInput(Credentials, input);
+}
 
 const CreateFlow = z.looseObject({
   project_id: z.number().int().nonnegative().default(0),
@@ -43,7 +52,6 @@ export function describeChains(chains: readonly CompiledChain[], topicPrefix: st
 
 export interface FlowServiceDeps {
   store: FlowStore;
-  apps: AppService;
   /** Built-in rollups: their sources are the known topic schemas (schema/events/*.json). */
   knownSources: readonly RollupSpec[];
   topicPrefix: string;
@@ -67,19 +75,13 @@ export class FlowService {
     return this.deps.store;
   }
 
-  /** The operator name of a call: an enabled app with the `flows` grant, authenticated by its appKey and appSecret. */
-  authenticate(input: unknown): string {
-    if (typeof input !== 'object' || input === null || !('bk_app_code' in input) || !('bk_app_secret' in input)) {
-      throw new RollgateError('UNAUTHENTICATED', 'bk_app_code and bk_app_secret are required', { field: 'bk_app_code' });
-    }
-    const c = parseInput(Credentials, input);
-    const app = this.deps.apps.findByKey(c.bk_app_code);
-    if (app === undefined || !sameSecret(app.secret, c.bk_app_secret)) {
-      throw new RollgateError('UNAUTHENTICATED', 'bk_app_code or bk_app_secret is wrong', { field: 'bk_app_secret' });
-    }
-    if (app.record.status !== 'enabled') throw new RollgateError('APP_DISABLED', `app ${app.record.appKey} is disabled`);
-    if (!app.record.grants.includes(FLOWS_GRANT)) throw new RollgateError('NOT_GRANTED', `app ${app.record.appKey} has no flows grant`);
-    return c.bk_username ?? app.record.appKey;
+  /**
+   * The operator name of a call whose app the route authenticated (by `flowCredentials`, under the same policy as
+   * every route): the app needs the `flows` grant.
+   */
+  operator(principal: Principal, credentials: FlowCredentials): string {
+    if (!principal.grants.includes(FLOWS_GRANT)) throw new RollgateError('NOT_GRANTED', `app ${principal.appKey} has no flows grant`);
+    return credentials.bk_username ?? principal.appKey;
   }
 
   async create(input: unknown, operator: string): Promise<{ flow_id: number; node_ids: number[] }> {
@@ -255,12 +257,6 @@ function renumber(nodes: readonly FlowNode[], ids: ReadonlyMap<number, number>):
 function stripCredentials(body: Record<string, unknown>): Record<string, unknown> {
   const { bk_app_code: _code, bk_app_secret: _secret, bk_username: _user, bkdata_authentication_method: _method, ...rest } = body;
   return rest;
-}
-
-function sameSecret(stored: string, given: string): boolean {
-  const a = createHash('sha256').update(stored).digest();
-  const b = createHash('sha256').update(given).digest();
-  return timingSafeEqual(a, b);
 }
 
 /** The status a caller sees: the desired one, or the transition a pending task is making. */

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RollgateError, toRollgateError } from '../errors.js';
 import { FlowSqlError } from '../flows/compile-sql.js';
-import type { FlowService } from '../flows/flow-service.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { flowCredentials, type FlowService } from '../flows/flow-service.js';
 
 /** The seed's DataFlow envelope: `code` is "1500200" on success, the rollgate errCode as text on failure. */
 export interface FlowEnvelope<T> {
@@ -30,8 +31,11 @@ function failed(error: RollgateError): FlowEnvelope<never> {
  */
 export const FLOW_ROUTE_PREFIXES = ['/dataflow/flow/flows', '/api/c/compapi/data/v3/dataflow/flow/flows'] as const;
 
-/** Thin handlers: authenticate from the request's bk_app_code / bk_app_secret, call the service, wrap in the envelope. */
-export async function registerFlowRoutes(app: FastifyInstance, flows: FlowService): Promise<void> {
+/**
+ * Thin handlers: authenticate from the request's bk_app_code / bk_app_secret under the app's policy (status,
+ * IP allowlist, rate limit, as on /api), call the service, wrap in the envelope.
+ */
+export async function registerFlowRoutes(app: FastifyInstance, flows: FlowService, authenticator: Authenticator): Promise<void> {
   for (const prefix of FLOW_ROUTE_PREFIXES) {
     await app.register(
       async (scope) => {
@@ -43,6 +47,7 @@ export async function registerFlowRoutes(app: FastifyInstance, flows: FlowServic
                 ? new RollgateError((error as { statusCode: number }).statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_PARAMETER', (error as Error).message)
                 : toRollgateError(error);
           if (e.code === 'INTERNAL') request.log.error({ err: error }, 'flow request failed');
+          if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
           reply.code(e.httpStatus);
           return failed(e);
         });
@@ -51,40 +56,44 @@ export async function registerFlowRoutes(app: FastifyInstance, flows: FlowServic
           return failed(new RollgateError('NOT_FOUND', `no flow API at ${request.method} ${request.url.split('?')[0] ?? ''}`));
         });
 
-        const operator = (request: FastifyRequest): string => flows.authenticate(credentialsOf(request));
+        const operator = async (request: FastifyRequest): Promise<string> => {
+          const credentials = flowCredentials(credentialsOf(request));
+          const principal = await authenticator.authenticateSecret(credentials.bk_app_code, credentials.bk_app_secret, request.ip);
+          return flows.operator(principal, credentials);
+        };
 
-        scope.post('/create', async (request) => ok(await flows.create(request.body, operator(request))));
-        scope.post('/import', async (request) => ok(await flows.create(request.body, operator(request))));
+        scope.post('/create', async (request) => ok(await flows.create(request.body, await operator(request))));
+        scope.post('/import', async (request) => ok(await flows.create(request.body, await operator(request))));
         scope.get('/:flow_id', async (request) => {
-          operator(request);
+          await operator(request);
           return ok(await flows.get(flowId(request)));
         });
         scope.delete('/:flow_id', async (request) => {
-          operator(request);
+          await operator(request);
           return ok(await flows.delete(flowId(request)));
         });
-        scope.post('/:flow_id/start', async (request) => ok(await flows.start(flowId(request), operator(request))));
-        scope.post('/:flow_id/stop', async (request) => ok(await flows.stop(flowId(request), operator(request))));
-        scope.post('/:flow_id/restart', async (request) => ok(await flows.restart(flowId(request), operator(request))));
+        scope.post('/:flow_id/start', async (request) => ok(await flows.start(flowId(request), await operator(request))));
+        scope.post('/:flow_id/stop', async (request) => ok(await flows.stop(flowId(request), await operator(request))));
+        scope.post('/:flow_id/restart', async (request) => ok(await flows.restart(flowId(request), await operator(request))));
         scope.get('/:flow_id/graph', async (request) => {
-          operator(request);
+          await operator(request);
           return ok(await flows.graph(flowId(request)));
         });
         scope.get('/:flow_id/latest_deploy_data', async (request) => {
-          operator(request);
+          await operator(request);
           return ok(await flows.latestDeployData(flowId(request)));
         });
         scope.get('/:flow_id/tasks', async (request) => {
-          operator(request);
+          await operator(request);
           return ok(await flows.tasks(flowId(request)));
         });
         scope.get('/:flow_id/export', async (request) => {
-          operator(request);
+          await operator(request);
           return ok(await flows.export(flowId(request)));
         });
-        scope.post('/:flow_id/nodes', async (request) => ok(await flows.addNodes(flowId(request), request.body, operator(request))));
+        scope.post('/:flow_id/nodes', async (request) => ok(await flows.addNodes(flowId(request), request.body, await operator(request))));
         scope.patch('/:flow_id/nodes/:node_id', async (request) =>
-          ok(await flows.patchNode(flowId(request), numberParam(request, 'node_id'), request.body, operator(request))),
+          ok(await flows.patchNode(flowId(request), numberParam(request, 'node_id'), request.body, await operator(request))),
         );
       },
       { prefix },

@@ -98,7 +98,7 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   registerApiRoutes(app, { apis, cache, metrics: deps.metrics, limits: config.api });
   await registerAdminRoutes(app, { token: config.admin.token, tokens, apis, dataSources, appRegistry, limits: config.api });
   if (deps.monitor !== undefined) await registerMonitorRoutes(app, deps.monitor);
-  await registerFlowRoutes(app, deps.dataService.flows);
+  await registerFlowRoutes(app, deps.dataService.flows, authenticator);
   app.get('/openapi.json', async () => openApiDocument(apis.served(), { version: `catalog-${apis.catalogRevision}` }));
 
   // The schema of every GraphQL transport is live.current(): the static one plus the published APIs' fields.
