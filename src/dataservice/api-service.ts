@@ -9,6 +9,7 @@ import { ApiDefinitionSchema, type ApiDefinition } from './definition.js';
 import { executeApi, type ExecutionContext, type ExecutionResult } from './execute-api.js';
 import type { RawRequest } from './bind-request.js';
 import { prepareApi, type PreparedApi } from './prepare-api.js';
+import { ScriptRefused } from './sql-guard.js';
 import { parseInput } from './validation-errors.js';
 
 /** An API shipped with the deployment (a rollup), always published at version 1 and not editable. */
@@ -109,6 +110,11 @@ export class ApiService {
         try {
           return { api: await prepareApi(api.definition, await this.dataSources.connector(name)), source: await this.dataSources.identity(name) };
         } catch (err) {
+          // Saved before a rule of sql-guard existed: it reads what no API may read, and never will run.
+          if (err instanceof ScriptRefused) {
+            this.logger.error({ api: api.definition.name, version: api.version, reason: err.message }, 'a published API reads what APIs may not: refused');
+            throw new RollgateError('FORBIDDEN', `${api.definition.name} reads what APIs may not read: ${err.message}`, { cause: err });
+          }
           // The caller did nothing wrong: the published definition no longer fits its data source.
           if (err instanceof RollgateError && err.code === 'INVALID_PARAMETER') {
             this.logger.error({ api: api.definition.name, version: api.version, reason: err.message }, 'a published API no longer fits its data source');

@@ -6,6 +6,7 @@ import { operatorAllowed, outputName, type ApiDefinition, type RequestParam, typ
 import type { DataSourceConnector, TableInfo } from './datasources/connector.js';
 import { parseValue } from './request-values.js';
 import { checkDateFormat } from './shape-rows.js';
+import { guardTable } from './sql-guard.js';
 import { parseScript } from './sql-template.js';
 
 /** An API definition checked against its data source and ready to compile calls. */
@@ -32,6 +33,7 @@ export async function prepareApi(def: ApiDefinition, connector: DataSourceConnec
   for (const [i, p] of def.responseParams.entries()) checkDateFormatOf(p, `responseParams[${i}]`);
 
   if (def.mode === 'wizard') {
+    guardTable(def.table);
     const table = await describe(connector, def.table);
     const columns = new Map(table.columns.map((c) => [c.name, c]));
     const column = (name: string, field: string) => {

@@ -17,6 +17,7 @@ import mysqlGrammar from 'node-sql-parser/build/mysql.js';
 import postgresGrammar from 'node-sql-parser/build/postgresql.js';
 import { invalidParameter, missingParameter, RollgateError } from '../errors.js';
 import { BoundSql, type Dialect, type TypedValue } from './bound-sql.js';
+import { guardScript } from './sql-guard.js';
 
 export type ScriptSegment =
   | { kind: 'text'; text: string }
@@ -63,6 +64,7 @@ export function parseScript(sql: string, dialect: Dialect, declaredParams: reado
 
   const withClauses = parseOrFail(sql, tokens, dialect, true);
   const kept = checkSelect(sql, mask, withClauses.ast);
+  guardScript(withClauses.ast, withClauses.tableList, dialect);
   const hasClauses = tokens.some((t) => t.kind === 'open');
   const dropped = hasClauses ? checkSelect(sql, mask, parseOrFail(sql, tokens, dialect, false).ast) : kept;
 
