@@ -56,6 +56,17 @@ function isAddressOrCidr(value: string): boolean {
   }
 }
 
+export interface DuckDbLimits {
+  memoryLimit: string;
+  threads: number;
+}
+
+/**
+ * DuckDB takes 80 % of the machine's RAM and every core by default: inside a gateway one hostile script would
+ * take the process with it. These bound it, for the embedded store and for DuckDB data sources alike.
+ */
+export const DUCKDB_DEFAULTS: DuckDbLimits = { memoryLimit: '1GB', threads: 2 };
+
 /** Admin tokens from docs, examples and tests: production refuses them. */
 const DEMO_ADMIN_TOKEN = /demo|example|changeme|test-admin-token/i;
 
@@ -87,6 +98,12 @@ const EnvSchema = z.object({
   MYSQL_URL: optionalUrl(['mysql:']),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   DUCKDB_PATH: z.string().default(':memory:'),
+  DUCKDB_MEMORY_LIMIT: z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB or 2GB')
+    .default(DUCKDB_DEFAULTS.memoryLimit),
+  DUCKDB_THREADS: intInRange(1, 256, DUCKDB_DEFAULTS.threads),
   CACHE_TTL_MS: intInRange(0, 3_600_000, 1000),
   CACHE_ROLLUP_TTL_MS: intInRange(0, 86_400_000, 60_000),
   CACHE_L1_TTL_MS: intInRange(0, 60_000, 250),
@@ -185,7 +202,8 @@ export interface Config {
   clickhouse: { url: string; database: string; user: string; password: string } | undefined;
   mysql: { url: string } | undefined;
   redis: { url: string } | undefined;
-  duckdb: { path: string };
+  /** The embedded DuckDB: its file, and what one query may take of the gateway's memory and cores. */
+  duckdb: { path: string } & DuckDbLimits;
   /**
    * ttlMs: results of tables no aggregator writes; rollupTtlMs: results of rollup tables, which are
    * re-keyed whenever an aggregator writes, so they can live longer; l1TtlMs: the in-process layer.
@@ -303,7 +321,7 @@ export function loadConfig(
         : { url: e.CLICKHOUSE_URL, database: e.CLICKHOUSE_DATABASE, user: e.CLICKHOUSE_USER, password: e.CLICKHOUSE_PASSWORD },
     mysql: e.MYSQL_URL === undefined ? undefined : { url: e.MYSQL_URL },
     redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL },
-    duckdb: { path: e.DUCKDB_PATH },
+    duckdb: { path: e.DUCKDB_PATH, memoryLimit: e.DUCKDB_MEMORY_LIMIT, threads: e.DUCKDB_THREADS },
     cache: { ttlMs: e.CACHE_TTL_MS, rollupTtlMs: e.CACHE_ROLLUP_TTL_MS, l1TtlMs: e.CACHE_L1_TTL_MS },
     api: {
       defaultPageSize: e.API_DEFAULT_PAGE_SIZE,

@@ -89,7 +89,7 @@ export class Runtime {
       store = new MySqlStore({ url: this.config.mysql.url });
     } else {
       // Loaded only when embedded: DuckDB is a native module that real deployments never need.
-      store = await (await import('./store/duckdb-store.js')).DuckDbStore.open(this.config.duckdb.path);
+      store = await (await import('./store/duckdb-store.js')).DuckDbStore.open(this.config.duckdb.path, this.config.duckdb);
     }
     this.track(name, () => store.close());
     this.checks.push({ name: store.kind, check: () => store.ping() });

@@ -1,6 +1,8 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DUCKDB_DEFAULTS, type DuckDbLimits } from '../config.js';
 import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
 import type { RollupRow } from '../core/windowed-aggregation.js';
+import { duckDbOptions } from './duckdb-options.js';
 import {
   CHECKPOINT_SEGMENTS_TABLE,
   CHECKPOINT_TABLE,
@@ -45,9 +47,9 @@ export class DuckDbStore implements RollupStore {
     private readonly reader: DuckDBConnection,
   ) {}
 
-  static async open(path: string): Promise<DuckDbStore> {
+  static async open(path: string, limits: DuckDbLimits = DUCKDB_DEFAULTS): Promise<DuckDbStore> {
     // No file or network access from SQL: published DataService scripts read this instance too.
-    const instance = await DuckDBInstance.create(path, { enable_external_access: 'false' });
+    const instance = await DuckDBInstance.create(path, duckDbOptions(limits));
     return new DuckDbStore(instance, await instance.connect(), await instance.connect());
   }
 

@@ -26,6 +26,7 @@ import {
 } from '@duckdb/node-api';
 import { SqlFormatError, formatBigInt, parseQualifiedName } from '../../core/sql-literal.js';
 import { RollgateError } from '../../errors.js';
+import { duckDbOptions } from '../../store/duckdb-options.js';
 import type { BoundSql, ParamType, TypedValue } from '../bound-sql.js';
 import type { DataSourceConnector, QueryOptions, QueryResult, TableInfo } from './connector.js';
 
@@ -58,7 +59,7 @@ export class DuckDbConnector implements DataSourceConnector {
   static async open(name: string, path: string): Promise<DuckDbConnector> {
     try {
       // Scripts may not reach outside the database (read_csv, COPY, ATTACH, httpfs).
-      return new DuckDbConnector(name, await DuckDBInstance.create(path, { enable_external_access: 'false' }), true);
+      return new DuckDbConnector(name, await DuckDBInstance.create(path, duckDbOptions()), true);
     } catch (err) {
       throw new RollgateError('DATASOURCE_ERROR', `data source "${name}": duckdb database cannot be opened`, { cause: err });
     }
@@ -161,6 +162,10 @@ export class DuckDbConnector implements DataSourceConnector {
       if (timedOut) throw timeout(options, err);
       if (err instanceof RollgateError) throw err;
       const message = err instanceof Error ? firstLine(err.message) : 'query failed';
+      // The memory limit is the gateway's, not a passing fault: the same query would fail again.
+      if (/^Out of Memory Error/i.test(message)) {
+        throw new RollgateError('QUERY_TOO_COMPLEX', `data source "${this.name}": the query needs more memory than DuckDB may use here (DUCKDB_MEMORY_LIMIT)`, { cause: err });
+      }
       throw new RollgateError('DATASOURCE_ERROR', `data source "${this.name}": ${message}`, { cause: err });
     } finally {
       clearTimeout(timer);

@@ -264,3 +264,32 @@ describe('DuckDB connector: instances', () => {
     await expectCode(createConnector('broken', { kind: 'duckdb', path: '/nonexistent-dir/x/y.duckdb' }), 'DATASOURCE_ERROR');
   });
 });
+
+describe('DuckDB inside the gateway is bounded', () => {
+  it('opens the embedded store with the configured memory limit and threads, and a query over the limit is a client error', async () => {
+    const store = await DuckDbStore.open(':memory:', { memoryLimit: '64MB', threads: 1 });
+    const bounded = await createConnector('bounded', { kind: 'duckdb', path: ':memory:' }, { duckdb: store.database });
+    try {
+      const settings = await bounded.query(BoundSql.text("SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t"), LIMITS);
+      expect(settings.rows[0]).toEqual({ m: '61.0 MiB', t: 1 });
+      // A list of 50M numbers needs ~400 MB: refused by DuckDB's own limit, not by the machine running out.
+      const err = await expectCode(bounded.query(BoundSql.text('SELECT length(list(x)) AS n FROM range(50000000) t(x)'), LIMITS), 'QUERY_TOO_COMPLEX');
+      expect(err.message).toContain('DUCKDB_MEMORY_LIMIT');
+    } finally {
+      await bounded.close();
+      await store.close();
+    }
+  });
+
+  it('defaults to 1 GB and 2 threads', async () => {
+    const store = await DuckDbStore.open(':memory:');
+    const bounded = await createConnector('defaults', { kind: 'duckdb', path: ':memory:' }, { duckdb: store.database });
+    try {
+      const settings = await bounded.query(BoundSql.text("SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t"), LIMITS);
+      expect(settings.rows[0]).toEqual({ m: '953.6 MiB', t: 2 });
+    } finally {
+      await bounded.close();
+      await store.close();
+    }
+  });
+});
