@@ -77,6 +77,7 @@ const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().default('127.0.0.1'),
   PORT: intInRange(0, 65535, 4000),
+  HTTP_REQUEST_TIMEOUT_MS: intInRange(1000, 600_000, 30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   KAFKA_BROKERS: z
@@ -194,7 +195,8 @@ function parseMonitorOrigins(text: string | undefined, ctx: z.RefinementCtx): Re
 
 export interface Config {
   env: 'development' | 'production' | 'test';
-  http: { host: string; port: number };
+  /** requestTimeoutMs: how long a client may take to send a whole request (headers and body); then 408 and the socket closes. */
+  http: { host: string; port: number; requestTimeoutMs: number };
   log: { level: string; pretty: boolean };
   kafka: { brokers: string[]; clientId: string } | undefined;
   /** Prepended to every topic and consumer-group name, so several deployments (or tests) can share one cluster. */
@@ -311,7 +313,7 @@ export function loadConfig(
   }
   return {
     env: e.NODE_ENV,
-    http: { host: e.HOST, port: e.PORT },
+    http: { host: e.HOST, port: e.PORT, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_FORMAT === undefined ? options.stdoutIsTty === true : e.LOG_FORMAT === 'pretty' },
     kafka: e.KAFKA_BROKERS === undefined ? undefined : { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
     topicPrefix: e.TOPIC_PREFIX,

@@ -54,6 +54,10 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     // Seed 000's client joins a base URL ending in / with paths starting with /: `.../v3//dataflow/...`.
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: BODY_LIMIT_BYTES,
+    // A client that trickles its headers or body would hold a socket and a body buffer forever (Fastify's default
+    // is no limit); Node checks the deadline every connectionsCheckingInterval, so check often enough to keep it.
+    requestTimeout: config.http.requestTimeoutMs,
+    http: { headersTimeout: Math.min(config.http.requestTimeoutMs, 60_000), connectionsCheckingInterval: Math.min(1000, config.http.requestTimeoutMs) },
     // request.ip is the socket's peer unless that peer is a configured proxy: X-Forwarded-For is not taken from anyone else.
     trustProxy: config.auth.trustedProxies.length > 0 ? config.auth.trustedProxies : false,
   });

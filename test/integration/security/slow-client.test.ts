@@ -1,0 +1,67 @@
+import { connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDbStore } from '../../../src/store/duckdb-store.js';
+import { testGateway, TEST_APP } from '../../helpers/gateway.js';
+
+/**
+ * A client that sends its request slowly (slowloris: headers, or a body, a byte at a time) must not hold a
+ * socket and a body buffer forever: after HTTP_REQUEST_TIMEOUT_MS the server answers 408 or closes.
+ */
+let store: DuckDbStore;
+let app: FastifyInstance;
+let port: number;
+
+beforeAll(async () => {
+  store = await DuckDbStore.open(':memory:');
+  app = await testGateway(store, [], { HTTP_REQUEST_TIMEOUT_MS: '1500' });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = (app.server.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  await app?.close();
+  await store?.close();
+});
+
+/** Writes `head`, then one byte every 200 ms and never the rest; resolves with what the server sent and when it hung up. */
+function trickle(head: string): Promise<{ answer: string; closedAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket: Socket = connect(port, '127.0.0.1', () => socket.write(head));
+    let answer = '';
+    const drip = setInterval(() => socket.writable && socket.write('a'), 200);
+    const giveUp = setTimeout(() => {
+      clearInterval(drip);
+      socket.destroy();
+      reject(new Error(`still open after 20 s; got ${JSON.stringify(answer)}`));
+    }, 20_000);
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(giveUp);
+      resolve({ answer, closedAfterMs: Date.now() - started });
+    });
+  });
+}
+
+describe('slow clients', () => {
+  it('a body that never completes is cut off with 408', async () => {
+    const { answer } = await trickle(
+      `POST /auth/token HTTP/1.1\r\nHost: x\r\nAuthorization: APPCODE ${TEST_APP.appCode}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"a":"`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('headers that never complete are cut off too', async () => {
+    const { answer, closedAfterMs } = await trickle('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+    expect(closedAfterMs).toBeGreaterThan(1000);
+    expect(answer === '' || /^HTTP\/1\.1 408/.test(answer)).toBe(true);
+  });
+
+  it('a complete request on the same server is answered as usual', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(res.status).toBe(200);
+  });
+});
