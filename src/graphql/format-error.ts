@@ -32,11 +32,21 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
       extensions: { code, errCode: ErrorCodes[code].errCode, ...(code === 'INVALID_PARAMETER' ? { reason: given } : {}) },
     };
   }
+  // Apollo's refusals before execution (a persisted-query hash that does not match, an unknown APQ version)
+  // carry the HTTP status they answer with, but no code of their own.
+  if (clientStatus(error)) {
+    return { message: formatted.message, extensions: { code: 'INVALID_PARAMETER', errCode: ErrorCodes.INVALID_PARAMETER.errCode, reason: 'BAD_REQUEST' } };
+  }
   return {
     message: 'internal error',
     ...(formatted.path === undefined ? {} : { path: formatted.path }),
     extensions: { code: 'INTERNAL', errCode: ErrorCodes.INTERNAL.errCode },
   };
+}
+
+function clientStatus(error: unknown): boolean {
+  const status = error instanceof GraphQLError ? (error.extensions['http'] as { status?: unknown } | undefined)?.status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** Apollo re-wraps validation errors under its own code; the limits' code stays on the original. */

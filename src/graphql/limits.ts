@@ -25,7 +25,43 @@ const PAGE_ARGS = ['first', 'last', 'pageSize'] as const;
 export function limitRules(limits: Config['graphql']): ValidationRule[] {
   // Report instead of throwing: a thrown error would escape validation as an internal failure.
   const report = { propagateOnRejection: false, exposeLimits: true, onReject: [refuse] };
-  return [maxDepthRule({ n: limits.maxDepth, ...report }), maxAliasesRule({ n: limits.maxAliases, ...report }), maxDirectivesRule({ n: MAX_DIRECTIVES, ...report })];
+  return [
+    knownOperationTypeRule,
+    maxDepthRule({ n: limits.maxDepth, ...report }),
+    maxAliasesRule({ n: limits.maxAliases, ...report }),
+    maxDirectivesRule({ n: MAX_DIRECTIVES, ...report }),
+  ];
+}
+
+/**
+ * An operation of a type the schema does not have (`mutation { x }` on this read-only API) is the client's
+ * mistake: graphql-js 16 only finds out while executing, and reports it as an internal error.
+ */
+const knownOperationTypeRule: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    const schema = context.getSchema();
+    const root = node.operation === 'mutation' ? schema.getMutationType() : node.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
+    if (root === null || root === undefined) {
+      context.reportError(new GraphQLError(`this API has no ${node.operation} operations (rollgate's GraphQL API is read-only)`, { nodes: node }));
+    }
+  },
+});
+
+/** Deeper than this, `variables` are no input any schema here takes, and walking them costs stack. */
+export const MAX_VARIABLE_DEPTH = 32;
+
+/** How deeply `value` nests (objects and arrays), counted without recursion so no input can exhaust the stack. */
+export function nestingDepth(value: unknown, stopAt = MAX_VARIABLE_DEPTH + 1): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop() as [unknown, number];
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest >= stopAt) return deepest;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 function refuse(context: ValidationContext | null, error: GraphQLError): void {

@@ -1,13 +1,13 @@
 import { ApolloServer, type ApolloServerOptionsWithGateway, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import { printSchema, type GraphQLSchema } from 'graphql';
+import { GraphQLError, printSchema, type GraphQLSchema } from 'graphql';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { createContext, type ContextServices, type GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/format-error.js';
-import { costLimitPlugin, fieldLimit, limitRules } from '../graphql/limits.js';
+import { costLimitPlugin, fieldLimit, limitRules, MAX_VARIABLE_DEPTH, nestingDepth } from '../graphql/limits.js';
 import { LiveSchema } from '../graphql/live-schema.js';
 import { RedisApqCache } from '../graphql/apq-cache.js';
 import type { Logger } from '../logger.js';
@@ -44,6 +44,8 @@ export async function registerGraphQL(
     formatError: formatGraphQLError,
     includeStacktraceInErrorResponses: !production,
     introspection: config.graphql.introspection,
+    // Without introspection, "Did you mean …" in validation errors would hand out the field names it hides.
+    hideSchemaDetailsFromClientErrors: !config.graphql.introspection,
     validationRules: limitRules(config.graphql),
     parseOptions: { maxTokens: config.graphql.maxTokens },
     // CSRF needs ambient credentials; every /graphql call carries its own (Authorization, a signature, an appCode),
@@ -72,8 +74,9 @@ export async function registerGraphQL(
   const tooManyFields = fieldLimit(config.graphql);
   app.addHook('preHandler', async (request, reply) => {
     if (request.routeOptions.url !== '/graphql') return;
-    const source = querySource(request.method === 'GET' ? request.query : request.body);
-    const refusal = source === undefined ? undefined : tooManyFields(source);
+    const params = request.method === 'GET' ? request.query : request.body;
+    const source = querySource(params);
+    const refusal = tooDeepVariables(params) ?? (source === undefined ? undefined : tooManyFields(source));
     if (refusal === undefined) return;
     // Answered as Apollo answers a request error: 400 under graphql-response+json, 200 under legacy JSON.
     const modern = (request.headers.accept ?? '').includes('application/graphql-response+json');
@@ -88,6 +91,20 @@ export async function registerGraphQL(
     context: async (request) => createContext(deps.services, { requestId: request.id, principal: request.principal, admin: request.admin }),
   });
   return live;
+}
+
+/** `variables` nested beyond MAX_VARIABLE_DEPTH (a JSON object, or in a GET the JSON text of one): refused before anyone walks them. */
+function tooDeepVariables(params: unknown): GraphQLError | undefined {
+  let variables = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>)['variables'] : undefined;
+  if (typeof variables === 'string') {
+    try {
+      variables = JSON.parse(variables);
+    } catch {
+      return undefined; // Apollo answers malformed variables itself.
+    }
+  }
+  if (nestingDepth(variables) <= MAX_VARIABLE_DEPTH) return undefined;
+  return new GraphQLError(`variables nest deeper than ${MAX_VARIABLE_DEPTH} levels`, { extensions: { code: 'BAD_USER_INPUT' } });
 }
 
 /** The `query` of a GraphQL request (query string or JSON body), if it has one. */

@@ -60,3 +60,38 @@ describe('GRAPHQL_INTROSPECTION', () => {
     expect(get.json<GraphQLResponse<{ cpuMemRollups: { totalNum: number } }>>().data?.cpuMemRollups.totalNum).toBe(0);
   });
 });
+
+describe('client mistakes on /graphql are client errors with a stable code, never INTERNAL', () => {
+  const MODERN = { ...appHeaders, 'content-type': 'application/json', accept: 'application/graphql-response+json' };
+  const post = (app: FastifyInstance, payload: string) => app.inject({ method: 'POST', url: '/graphql', headers: MODERN, payload });
+
+  it.each([
+    ['a mutation on a read-only API', JSON.stringify({ query: 'mutation { x }' })],
+    ['variables nested 5,000 levels', `{"query":"{ __typename }","variables":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`],
+    ['a persisted-query hash that does not match the query', JSON.stringify({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } } })],
+    ['persisted-query version 2', JSON.stringify({ extensions: { persistedQuery: { version: 2, sha256Hash: 'a'.repeat(64) } } })],
+  ])('%s: 400 INVALID_PARAMETER', async (_what, payload) => {
+    for (const app of [production, development]) {
+      const res = await post(app, payload);
+      expect(res.statusCode, res.body).toBe(400);
+      expect(codes(res.json<GraphQLResponse<unknown>>())).toEqual(['INVALID_PARAMETER']);
+    }
+  });
+
+  it('variables nested 5,000 levels in a GET are refused the same way', async () => {
+    const variables = encodeURIComponent(`${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`);
+    const res = await development.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent('{ __typename }')}&variables=${variables}`, headers: MODERN });
+    expect(res.statusCode).toBe(400);
+    expect(codes(res.json<GraphQLResponse<unknown>>())).toEqual(['INVALID_PARAMETER']);
+  });
+
+  it('names no field of the schema in "Did you mean" when introspection is off', async () => {
+    const typo = JSON.stringify({ query: '{ cpuMemRollupz { totalNum } }' });
+    for (const app of [production, development]) {
+      const res = await post(app, typo);
+      expect(res.statusCode).toBe(400);
+      expect(res.body).not.toContain('cpuMemRollups');
+      expect(res.body).not.toMatch(/did you mean/i);
+    }
+  });
+});
