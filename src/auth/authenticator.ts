@@ -11,6 +11,7 @@ import { contentMd5, forErrorHeader, header, sign, signaturesMatch, signedHeader
 export const TIMESTAMP_WINDOW_MS = 15 * 60_000;
 const FORM = 'application/x-www-form-urlencoded';
 const MAX_CREDENTIAL_LENGTH = 4096;
+const MAX_NONCE_LENGTH = 128;
 
 /** A request as authentication sees it; `ip` is the client address (socket, or X-Forwarded-For from a trusted proxy). */
 export interface AuthRequest extends SignedRequest {
@@ -129,6 +130,9 @@ export class Authenticator {
     const signature = required('x-ca-signature');
     const timestamp = required('x-ca-timestamp');
     const nonce = required('x-ca-nonce');
+    if (nonce.length > MAX_NONCE_LENGTH) {
+      throw new RollgateError('INVALID_PARAMETER', `x-ca-nonce must be at most ${MAX_NONCE_LENGTH} characters (a UUID is 36)`, { headerMessage: 'Invalid Nonce', field: 'x-ca-nonce' });
+    }
     required('x-ca-signature-headers');
 
     if (!/^\d{1,16}$/.test(timestamp) || Math.abs(this.now() - Number(timestamp)) > TIMESTAMP_WINDOW_MS) {
@@ -163,7 +167,7 @@ export class Authenticator {
       });
     }
     // Only after the signature holds: nobody else can use up an app's nonces.
-    if (nonce.length > 128 || !(await this.nonces.remember(appKey, nonce))) {
+    if (!(await this.nonces.remember(appKey, nonce))) {
       throw new RollgateError('NONCE_REPLAYED', 'x-ca-nonce was already used', { headerMessage: 'Nonce Used', field: 'x-ca-nonce' });
     }
     return app;

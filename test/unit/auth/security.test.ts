@@ -123,6 +123,12 @@ describe('signatures', () => {
     expectRefused(await send({ url: API, nonce: 'nonce-replay-1' }), 401, 4102);
   });
 
+  it('refuses a nonce over 128 characters as a bad parameter (1400), not as a replay', async () => {
+    const res = await send({ url: API, nonce: 'n'.repeat(129) });
+    expectRefused(res, 400, 1400);
+    expect(String(res.headers['x-ca-error-message'])).toBe('Invalid Nonce');
+  });
+
   it.each([
     ['16 minutes old', Date.now() - 16 * 60_000],
     ['16 minutes ahead', Date.now() + 16 * 60_000],
