@@ -55,6 +55,8 @@ export class Authenticator {
     const authorization = header(req.headers, 'authorization');
     let app: LiveApp;
     let via: Principal['via'];
+    /** A token may carry fewer grants than its app holds (the dashboard's read-only session): never more. */
+    let claimed: readonly string[] | undefined;
     if (authorization !== undefined && authorization.length > MAX_CREDENTIAL_LENGTH) {
       throw unauthenticated('the Authorization header is too long', 'Invalid Authorization');
     }
@@ -64,7 +66,9 @@ export class Authenticator {
       app = this.byCode(scheme?.[2]?.trim());
       via = 'appcode';
     } else if (kind === 'BEARER' && options.allowJwt) {
-      app = this.byToken(scheme?.[2]?.trim());
+      const bearer = this.byToken(scheme?.[2]?.trim());
+      app = bearer.app;
+      claimed = bearer.grants;
       via = 'jwt';
     } else if (header(req.headers, 'x-ca-key') !== undefined || header(req.headers, 'x-ca-signature') !== undefined) {
       app = await this.bySignature(req);
@@ -79,7 +83,8 @@ export class Authenticator {
     } else {
       throw unauthenticated('this call needs credentials: Authorization: APPCODE <code>, an X-Ca-Signature, or Bearer <token>', 'Missing Credentials');
     }
-    return this.admit(app, req.ip, via, options.consumeRateLimit !== false);
+    const principal = await this.admit(app, req.ip, via, options.consumeRateLimit !== false);
+    return claimed === undefined ? principal : { ...principal, grants: principal.grants.filter((g) => claimed.includes(g)) };
   }
 
   /**
@@ -111,12 +116,15 @@ export class Authenticator {
     return app;
   }
 
-  private byToken(token: string | undefined): LiveApp {
+  /** The token's app, and the grants the token claims when it claims any (a token without the claim gets its app's). */
+  private byToken(token: string | undefined): { app: LiveApp; grants: readonly string[] | undefined } {
     if (token === undefined || token === '') throw new RollgateError('TOKEN_INVALID', 'the bearer token is missing', { headerMessage: 'Invalid Token' });
     const payload = this.tokens.verify(token, 'rollgate-api');
     const app = this.apps.findByKey(payload.sub);
     if (app === undefined) throw new RollgateError('TOKEN_INVALID', 'the bearer token names an unknown app', { headerMessage: 'Invalid Token' });
-    return app;
+    const claim: unknown = payload['grants'];
+    const grants = Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string') : undefined;
+    return { app, grants };
   }
 
   private async bySignature(req: AuthRequest): Promise<LiveApp> {

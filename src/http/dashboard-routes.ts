@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { AppService } from '../auth/apps.js';
 import type { TokenService } from '../auth/jwt.js';
+import { FLOWS_GRANT } from '../auth/grants.js';
 import { RollgateError } from '../errors.js';
 import { success } from './envelope.js';
 
@@ -65,7 +66,9 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
     if (live === undefined || live.record.status !== 'enabled') {
       throw new RollgateError('NOT_FOUND', 'the dashboard app does not exist or is disabled: sign in with an AppCode');
     }
-    const { token, expiresAt } = deps.tokens.issue(appKey, { appKey, grants: live.record.grants }, 'rollgate-api');
+    // Anyone who opens the page gets this token: it reads what the app may read, and may not manage flows.
+    const grants = live.record.grants.filter((g) => g !== FLOWS_GRANT);
+    const { token, expiresAt } = deps.tokens.issue(appKey, { appKey, grants }, 'rollgate-api');
     reply.header('cache-control', 'no-store');
     return success(request.id, { token, tokenType: 'Bearer', expiresIn: deps.tokens.ttlSeconds, expiresAt: new Date(expiresAt).toISOString(), appKey });
   });

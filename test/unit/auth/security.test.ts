@@ -61,7 +61,7 @@ beforeAll(async () => {
   await conn.run(`CREATE TABLE sales (day DATE, region VARCHAR, amount DOUBLE)`);
   await conn.run(`INSERT INTO sales VALUES ('2026-11-01', 'north', 10), ('2026-11-02', 'south', 20)`);
   conn.closeSync();
-  const env = { ROLLGATE_JWT_KEYS: JSON.stringify(JWT_KEYS) };
+  const env = { ROLLGATE_JWT_KEYS: JSON.stringify(JWT_KEYS), DASHBOARD_APP_KEY: TEST_APP.appKey };
   app = await testGateway(store, [], env);
   const def = {
     mode: 'wizard', name: 'by_region', group: 'shop', path: '/shop/by-region', method: 'POST', dataSource: 'builtin_clickhouse', table: 'sales',
@@ -247,6 +247,22 @@ describe('rate limits', () => {
 const issue = async (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/auth/token', headers });
 
 describe('JWT bearer tokens', () => {
+  it('never grant more than they claim: a token claiming fewer grants than its app holds gets only those', async () => {
+    const narrow = jwt.sign({ appKey: TEST_APP.appKey, grants: ['api:region_order_totals'] }, JWT_KEYS[0]!.secret, {
+      keyid: 'k2', algorithm: 'HS256', issuer: 'rollgate', audience: 'rollgate-api', subject: TEST_APP.appKey, expiresIn: 60,
+    });
+    expectRefused(await app.inject({ url: API, headers: { authorization: `Bearer ${narrow}` } }), 403, 4303);
+  });
+
+  it('/dashboard/session hands the page read grants only: no flows', async () => {
+    const res = await app.inject({ url: '/dashboard/session' });
+    expect(res.statusCode, res.body).toBe(200);
+    const claims = jwt.decode(res.json().data.token) as { grants: string[] };
+    expect(claims.grants).toContain('api:cpu_mem_5min');
+    expect(claims.grants).not.toContain('flows');
+    expect((await app.inject({ url: API, headers: { authorization: `Bearer ${res.json().data.token as string}` } })).statusCode).toBe(200);
+  });
+
   it('issues a short-lived token to an AppCode or a signature, carrying the appKey and grants, accepted on /api and /graphql', async () => {
     const res = await issue(appHeaders);
     expect(res.statusCode, res.body).toBe(200);
