@@ -113,6 +113,8 @@ const EnvSchema = z.object({
   API_MAX_ROWS: intInRange(1, 1_000_000, 2000),
   API_TIMEOUT_MS: intInRange(100, 600_000, 10_000),
   GRAPHQL_WS_MAX_SUBSCRIPTIONS: intInRange(1, 1000, 20),
+  GRAPHQL_WS_MAX_CONNECTIONS: intInRange(1, 1_000_000, 2000),
+  GRAPHQL_WS_MAX_CONNECTIONS_PER_APP: intInRange(1, 1_000_000, 200),
   GRAPHQL_MAX_DEPTH: intInRange(2, 100, 10),
   GRAPHQL_MAX_ALIASES: intInRange(1, 1000, 30),
   GRAPHQL_MAX_COST: intInRange(10, 100_000_000, 50_000),
@@ -213,8 +215,11 @@ export interface Config {
   cache: { ttlMs: number; rollupTtlMs: number; l1TtlMs: number };
   /** maxRows caps an API without pagination; timeoutMs is the default per-API query timeout. */
   api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number };
-  /** GraphQL subscriptions over WebSocket (graphql-ws): operations one connection may hold open at once. */
-  graphqlWs: { maxSubscriptions: number };
+  /**
+   * GraphQL subscriptions over WebSocket (graphql-ws): operations one connection may hold open at once, and
+   * connections this process holds in all and per app.
+   */
+  graphqlWs: { maxSubscriptions: number; maxConnections: number; maxConnectionsPerApp: number };
   /**
    * /graphql limits: selection depth, aliases and cost (every field 1, a paging field its rows times its selection)
    * per operation, lexical tokens and field selections per document; introspection is on unless production (or GRAPHQL_INTROSPECTION says otherwise).
@@ -331,7 +336,11 @@ export function loadConfig(
       maxRows: e.API_MAX_ROWS,
       timeoutMs: e.API_TIMEOUT_MS,
     },
-    graphqlWs: { maxSubscriptions: e.GRAPHQL_WS_MAX_SUBSCRIPTIONS },
+    graphqlWs: {
+      maxSubscriptions: e.GRAPHQL_WS_MAX_SUBSCRIPTIONS,
+      maxConnections: e.GRAPHQL_WS_MAX_CONNECTIONS,
+      maxConnectionsPerApp: e.GRAPHQL_WS_MAX_CONNECTIONS_PER_APP,
+    },
     graphql: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,

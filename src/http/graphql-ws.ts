@@ -38,6 +38,10 @@ export interface GraphQLWsOptions {
   /** The context of one operation; `requestId` is `<connection id>/<operation id>`. */
   context: (principal: Principal, requestId: string) => GraphQLContext;
   maxSubscriptions: number;
+  /** Sockets this process holds at once (authenticated or not yet); beyond it an upgrade gets 503. */
+  maxConnections: number;
+  /** Authenticated connections of one app at once; beyond it the new one is closed with 4429. */
+  maxConnectionsPerApp: number;
   /** TRUSTED_PROXIES: only these peers' X-Forwarded-For names the client address (as for HTTP). */
   trustedProxies: readonly string[];
   logger: Logger;
@@ -53,6 +57,8 @@ interface Extra {
   credentials?: AuthRequest;
   /** Operations of this connection that are running subscriptions (counted in the metrics). */
   running: Set<string>;
+  /** Set once the connection is counted against its app's cap (and must be uncounted when it ends). */
+  countedFor?: string;
 }
 
 type WsContext = Context<Record<string, unknown> | undefined, Extra>;
@@ -78,13 +84,21 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
   const { logger, metrics } = options;
   const trust = proxyAddr.compile([...options.trustedProxies]);
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, handleProtocols });
+  const perApp = new Map<string, number>();
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
     connectionInitWaitTimeout: 3000,
     onConnect: async (ctx) => {
       const ip = proxyAddr(ctx.extra.request, trust);
       try {
         const credentials = authRequest(ctx, ip);
-        ctx.extra.principal = await options.authenticator.authenticate(credentials, { allowJwt: true });
+        const principal = await options.authenticator.authenticate(credentials, { allowJwt: true });
+        const held = perApp.get(principal.appKey) ?? 0;
+        if (held >= options.maxConnectionsPerApp) {
+          throw new RollgateError('RATE_LIMITED', `at most ${options.maxConnectionsPerApp} connections of one app at once (GRAPHQL_WS_MAX_CONNECTIONS_PER_APP)`);
+        }
+        perApp.set(principal.appKey, held + 1);
+        ctx.extra.countedFor = principal.appKey;
+        ctx.extra.principal = principal;
         ctx.extra.credentials = credentials;
         metrics.wsConnections.inc();
         return true;
@@ -140,6 +154,15 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
     },
     onDisconnect: () => {
       metrics.wsConnections.dec();
+    },
+    // However a connection ends (acknowledged or not), it no longer counts against its app.
+    onClose: (ctx) => {
+      const appKey = ctx.extra.countedFor;
+      if (appKey === undefined) return;
+      ctx.extra.countedFor = undefined;
+      const left = (perApp.get(appKey) ?? 1) - 1;
+      if (left <= 0) perApp.delete(appKey);
+      else perApp.set(appKey, left);
     },
     onNext: async (ctx, _id, _payload, _args, result) => {
       // Nothing more for an app disabled, rotated or out of its allowlist, or a token expired, since the connection opened.
@@ -219,6 +242,12 @@ export function registerGraphQLWs(app: FastifyInstance, options: GraphQLWsOption
     const path = (request.url ?? '').split('?')[0]?.replace(/\/$/, '');
     if (path !== '/graphql') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    // Counted before anyone authenticates: a flood of sockets that never send connection_init holds memory too.
+    if (wss.clients.size >= options.maxConnections) {
+      metrics.wsRefused.inc({ code: 'RATE_LIMITED' });
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));

@@ -114,6 +114,8 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     authenticator,
     context: (principal, requestId) => createContext(graphqlServices, { requestId, principal, admin: false }),
     maxSubscriptions: config.graphqlWs.maxSubscriptions,
+    maxConnections: config.graphqlWs.maxConnections,
+    maxConnectionsPerApp: config.graphqlWs.maxConnectionsPerApp,
     trustedProxies: config.auth.trustedProxies,
     logger: logger.child({ component: 'graphql-ws' }),
     metrics: deps.metrics,
