@@ -112,8 +112,9 @@ export class ClickHouseStore implements RollupStore {
       username: options.user,
       password: options.password,
       request_timeout: 30_000,
-      // 18.16 rejects settings it does not know; send none by default.
-      clickhouse_settings: {},
+      // 18.16 rejects settings it does not know: only this one, which it knows (and defaults to 1). Since 25.8
+      // the default is 0, and UInt64/Int64 above 2^53 would arrive as JSON numbers that lose precision.
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
     });
   }
 

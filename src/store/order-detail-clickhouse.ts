@@ -53,7 +53,14 @@ export class ClickHouseDetailSink implements DetailSink {
   private readonly client: ClickHouseClient;
 
   constructor(private readonly options: { url: string; database: string; user: string; password: string }) {
-    this.client = createClient({ url: options.url, username: options.user, password: options.password, request_timeout: 30_000 });
+    this.client = createClient({
+      url: options.url,
+      username: options.user,
+      password: options.password,
+      request_timeout: 30_000,
+      // 64-bit integers quoted in JSON on every version (current servers default to unquoted numbers).
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+    });
   }
 
   async ensureTable(): Promise<void> {

@@ -64,6 +64,7 @@ export class ClickHouseConnector implements DataSourceConnector {
   private readonly pathname: string;
   private readonly headers: Record<string, string>;
   private timezone: Promise<string> | undefined;
+  private exactTotals: Promise<boolean> | undefined;
 
   constructor(
     private readonly name: string,
@@ -106,7 +107,8 @@ export class ClickHouseConnector implements DataSourceConnector {
       });
       rows.push(row);
     }
-    const total = body.rows_before_limit_at_least;
+    // Only a server that counts every row before LIMIT gives a total to trust; otherwise the caller counts apart.
+    const total = (await this.exactRowsBeforeLimit()) ? body.rows_before_limit_at_least : undefined;
     return {
       columns: body.meta.map((c) => ({ name: c.name, nativeType: c.type })),
       rows,
@@ -158,6 +160,22 @@ export class ClickHouseConnector implements DataSourceConnector {
       this.timezone = asking;
     }
     return this.timezone;
+  }
+
+  /**
+   * `rows_before_limit_at_least` is what its name says. 18.x reads every row a LIMIT query matches, so the value
+   * is the exact count; from 19.x on, reading in key order and the processor pipeline stop early, and current
+   * servers reported 2,080 of 100,000 rows. There a page gets a separate count() query instead. Asked once.
+   */
+  private exactRowsBeforeLimit(): Promise<boolean> {
+    if (this.exactTotals === undefined) {
+      const asking = this.run('SELECT version()', METADATA_LIMITS).then((body) => exactRowsBeforeLimitOn(String(body.data[0]?.[0] ?? '')));
+      asking.catch(() => {
+        this.exactTotals = undefined;
+      });
+      this.exactTotals = asking;
+    }
+    return this.exactTotals;
   }
 
   async close(): Promise<void> {
@@ -235,6 +253,12 @@ export class ClickHouseConnector implements DataSourceConnector {
   }
 }
 
+/** Servers whose rows_before_limit_at_least is an exact count (see exactRowsBeforeLimit): 18.x. */
+export function exactRowsBeforeLimitOn(version: string): boolean {
+  const major = Number(/^(\d+)\./.exec(version)?.[1]);
+  return Number.isInteger(major) && major <= 18;
+}
+
 function render(query: BoundSql): string {
   try {
     return query.render((_, value) => formatTypedValue(value));
@@ -258,6 +282,9 @@ function readOnlySettings(options: QueryOptions): Record<string, string> {
     max_execution_time: String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
     max_result_rows: String(Math.max(1, options.maxRows)),
     result_overflow_mode: 'break',
+    // 18.16 quotes UInt64/Int64 in JSON by default; since 25.8 servers do not, and JSON numbers above 2^53 lose
+    // precision. 18.16 knows the setting, so it is safe to send everywhere.
+    output_format_json_quote_64bit_integers: '1',
     // Buffer the answer on the server so an error after the first block arrives as
     // an HTTP error, not as text appended to a half-written JSON body.
     wait_end_of_query: '1',

@@ -51,7 +51,10 @@ export interface TableInfo {
  */
 export interface DataSourceConnector {
   readonly dialect: Dialect;
-  /** The store reports totalBeforeLimit, so a page needs no separate count query. */
+  /**
+   * The store may report totalBeforeLimit along with a page, so the count query waits for the page: when the
+   * page comes back without it (a server whose count is not exact), the count runs then.
+   */
   readonly countsBeforeLimit: boolean;
   query(query: BoundSql, options: QueryOptions): Promise<QueryResult>;
   /** The SQL as it runs, with every value written as a safely escaped literal: what an admin's test call shows. */
