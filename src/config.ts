@@ -163,6 +163,13 @@ const EnvSchema = z.object({
   }),
   ROLLGATE_BOOTSTRAP_APP_SECRET: optionalText.refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
   ROLLGATE_BOOTSTRAP_APP_CODE: optionalText.refine((s) => s === undefined || s.length >= 16, { message: 'must be at least 16 characters' }),
+  DATASOURCE_ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s.trim() === '' ? undefined : csv.parse(s)))
+    .refine((list) => list === undefined || list.every((h) => isAddressOrCidr(h) || /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(h)), {
+      message: 'must be comma-separated host names (*.domain for a wildcard), IP addresses or CIDRs',
+    }),
   MONITOR_ORIGINS: z
     .string()
     .optional()
@@ -225,6 +232,8 @@ export interface Config {
    * per operation, lexical tokens and field selections per document; introspection is on unless production (or GRAPHQL_INTROSPECTION says otherwise).
    */
   graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxFields: number; introspection: boolean };
+  /** allowedHosts: the hosts admins may point data sources at (undefined: any). */
+  dataSources: { allowedHosts: string[] | undefined };
   /** The bearer token of /admin; unset disables the admin API. */
   admin: { token: string | undefined };
   /**
@@ -349,6 +358,7 @@ export function loadConfig(
       maxFields: e.GRAPHQL_MAX_FIELDS,
       introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : e.GRAPHQL_INTROSPECTION === 'true',
     },
+    dataSources: { allowedHosts: e.DATASOURCE_ALLOWED_HOSTS },
     admin: { token: e.ROLLGATE_ADMIN_TOKEN },
     secrets: { masterKey: e.ROLLGATE_MASTER_KEY, dataDir: e.ROLLGATE_DATA_DIR },
     aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS, idleMs: e.AGGREGATOR_IDLE_MS, metricsPort: e.METRICS_PORT },

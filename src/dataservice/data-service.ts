@@ -21,6 +21,7 @@ import { FlowService } from '../flows/flow-service.js';
 import { FlowStore } from '../flows/flow-store.js';
 import { FLOW_API_GROUP } from '../flows/publish-api.js';
 import { embeddedMasterKey } from '../security/master-key.js';
+import { HostAllowlist } from './host-allowlist.js';
 
 
 export interface DataService {
@@ -59,6 +60,7 @@ export async function createDataService(deps: DataServiceDeps): Promise<DataServ
     box,
     deps.builtinSources,
     logger.child({ component: 'datasources' }),
+    new HostAllowlist(config.dataSources.allowedHosts),
   );
   // The host views read cpu-mem-5min: only where that rollup is served.
   const hostApis = deps.rollups.some((r) => r.name === cpuMem5min.name) ? builtinHostApis() : [];

@@ -6,6 +6,7 @@ import type { SecretBox } from '../security/secret-box.js';
 import type { CatalogStore, DataSourceRecord } from './catalog/catalog-store.js';
 import type { DataSourceConfig, DataSourceConnector } from './datasources/connector.js';
 import { createConnector } from './datasources/index.js';
+import { HostAllowlist } from './host-allowlist.js';
 import { parseInput } from './validation-errors.js';
 
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'must be 1-64 letters, digits or _, starting with a letter');
@@ -71,6 +72,7 @@ export class DataSources {
     private readonly secrets: SecretBox,
     private readonly builtins: readonly BuiltinDataSource[],
     private readonly logger: Logger,
+    private readonly hosts: HostAllowlist = new HostAllowlist(undefined),
   ) {}
 
   /** Called after a data source changed or went away, so prepared APIs on it are rebuilt. */
@@ -106,7 +108,9 @@ export class DataSources {
     const parsed = parseInput(DataSourceInputSchema, input);
     this.refuseBuiltin(parsed.name);
     const now = Date.now();
-    const record = this.seal(parsed.name, parsed.description, toConfig(parsed, undefined), now, now);
+    const config = toConfig(parsed, undefined);
+    this.hosts.check(config);
+    const record = this.seal(parsed.name, parsed.description, config, now, now);
     await this.catalog.putDataSource(record, 'create');
     return this.view(record);
   }
@@ -117,7 +121,9 @@ export class DataSources {
     const body = typeof input === 'object' && input !== null ? { ...(input as Record<string, unknown>), name } : input;
     const parsed = parseInput(DataSourceInputSchema, body);
     const previous = this.unseal(current);
-    const record = this.seal(name, parsed.description, toConfig(parsed, previous), current.createdAt, Date.now());
+    const config = toConfig(parsed, previous);
+    this.hosts.check(config);
+    const record = this.seal(name, parsed.description, config, current.createdAt, Date.now());
     await this.catalog.putDataSource(record, 'update');
     await this.forget(name);
     await this.changed();
@@ -145,7 +151,9 @@ export class DataSources {
       await (await this.connector(nameOrInput)).test();
     } else {
       const parsed = parseInput(DataSourceInputSchema, nameOrInput);
-      const connector = await createConnector(parsed.name, toConfig(parsed, undefined));
+      const config = toConfig(parsed, undefined);
+      this.hosts.check(config);
+      const connector = await createConnector(parsed.name, config);
       try {
         await connector.test();
       } finally {
@@ -162,7 +170,10 @@ export class DataSources {
     const held = this.open.get(name);
     if (held !== undefined && held.updatedAt === record.updatedAt) return held.connector;
     if (held !== undefined) void this.forget(name);
-    const connector = createConnector(name, this.unseal(record));
+    const config = this.unseal(record);
+    // Also for a source saved before the operator restricted the hosts.
+    this.hosts.check(config);
+    const connector = createConnector(name, config);
     this.open.set(name, { updatedAt: record.updatedAt, connector });
     connector.catch(() => this.open.delete(name));
     return connector;
