@@ -168,6 +168,7 @@ export class Authenticator {
       }
     }
 
+    refuseAmbiguousRepeats(req);
     const expected = stringToSign(req);
     if (!signaturesMatch(signature, sign(app.secret, expected))) {
       throw new RollgateError('SIGNATURE_MISMATCH', 'the signature does not match; X-Ca-Error-Message holds the string the server signed', {
@@ -187,6 +188,25 @@ export function authorize(principal: Principal | undefined, api: { name: string;
   if (principal === undefined) throw unauthenticated('this call needs credentials', 'Missing Credentials');
   if (!isGranted(principal.grants, api)) {
     throw new RollgateError('NOT_GRANTED', `the app is not granted the API ${api.name}`, { headerMessage: 'Unauthorized API' });
+  }
+}
+
+/**
+ * The string to sign joins a repeated key's values with ",", so `ip=a,b&ip=c` and `ip=a&ip=b,c` would sign
+ * alike and bind differently: a repeated key's values may not hold a comma, which makes every spelling of one
+ * signed string bind to the same values.
+ */
+function refuseAmbiguousRepeats(req: AuthRequest): void {
+  for (const pairs of [req.query, req.form]) {
+    const seen = new Map<string, number>();
+    for (const [k] of pairs) seen.set(k, (seen.get(k) ?? 0) + 1);
+    const bad = pairs.find(([k, v]) => (seen.get(k) ?? 0) > 1 && v.includes(','));
+    if (bad !== undefined) {
+      throw new RollgateError('INVALID_PARAMETER', `${bad[0]}: a parameter repeated in a signed call may not contain "," (the signature joins repeated values with ","); send it once, comma-separated`, {
+        field: bad[0],
+        headerMessage: 'Ambiguous Repeated Parameter',
+      });
+    }
   }
 }
 

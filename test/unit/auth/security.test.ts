@@ -123,6 +123,19 @@ describe('signatures', () => {
     expectRefused(await send({ url: API, nonce: 'nonce-replay-1' }), 401, 4102);
   });
 
+  it('refuses a repeated parameter holding a comma (1400): its signature would also cover other splits of the values', async () => {
+    const res = await send({ method: 'POST', url: `${POST_API}?region=north,south,east`, body: '{}', contentType: 'application/json' }, (o) => {
+      o.url = `${POST_API}?region=north,south&region=east`;
+    });
+    expectRefused(res, 400, 1400);
+    expect(String(res.headers['x-ca-error-message'])).toBe('Ambiguous Repeated Parameter');
+    // Repeats without commas sign and bind exactly as the comma-separated single value.
+    const repeated = await send({ method: 'POST', url: `${POST_API}?region=north,south`, body: '{}', contentType: 'application/json' }, (o) => {
+      o.url = `${POST_API}?region=north&region=south`;
+    });
+    expect(repeated.statusCode, repeated.body).toBe(200);
+  });
+
   it('refuses a nonce over 128 characters as a bad parameter (1400), not as a replay', async () => {
     const res = await send({ url: API, nonce: 'n'.repeat(129) });
     expectRefused(res, 400, 1400);
