@@ -144,6 +144,7 @@ const EnvSchema = z.object({
     .default('')
     .transform((s) => csv.parse(s))
     .refine((list) => list.every(isAddressOrCidr), { message: 'must be comma-separated IP addresses or CIDRs' }),
+  AUTH_FAILURES_PER_MINUTE: intInRange(1, 1_000_000, 60),
   ROLLGATE_JWT_ALG: z.enum(['HS256', 'RS256']).default('HS256'),
   ROLLGATE_JWT_KEYS: z
     .string()
@@ -249,6 +250,8 @@ export interface Config {
    */
   auth: {
     trustedProxies: string[];
+    /** Wrong AppCodes (or DataFlow app secrets) one client address may present per minute before its attempts are refused outright. */
+    failuresPerMinute: number;
     jwt: { algorithm: 'HS256' | 'RS256'; keys: JwtKeyConfig[] | undefined; ttlSeconds: number };
     bootstrapApp: { appKey: string; appSecret: string; appCode: string } | undefined;
   };
@@ -364,6 +367,7 @@ export function loadConfig(
     aggregator: { flushMs: e.AGGREGATOR_FLUSH_MS, idleMs: e.AGGREGATOR_IDLE_MS, metricsPort: e.METRICS_PORT },
     auth: {
       trustedProxies: e.TRUSTED_PROXIES,
+      failuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
       jwt: { algorithm: e.ROLLGATE_JWT_ALG, keys: e.ROLLGATE_JWT_KEYS, ttlSeconds: e.ROLLGATE_JWT_TTL_SECONDS },
       bootstrapApp:
         e.ROLLGATE_BOOTSTRAP_APP_KEY !== undefined && e.ROLLGATE_BOOTSTRAP_APP_SECRET !== undefined && e.ROLLGATE_BOOTSTRAP_APP_CODE !== undefined

@@ -4,7 +4,7 @@ import type { AppService, LiveApp } from './apps.js';
 import { isGranted } from './grants.js';
 import type { TokenService } from './jwt.js';
 import type { NonceStore } from './nonce-store.js';
-import type { AppRateLimiter } from './rate-limit.js';
+import type { AppRateLimiter, FailureThrottle } from './rate-limit.js';
 import { contentMd5, forErrorHeader, header, sign, signaturesMatch, signedHeaderNames, stringToSign, type SignedRequest } from './signature.js';
 
 /** X-Ca-Timestamp must lie this close to the server clock; nonces are remembered twice as long (either side). */
@@ -48,10 +48,24 @@ export class Authenticator {
     private readonly nonces: NonceStore,
     private readonly limiter: AppRateLimiter,
     private readonly tokens: TokenService,
+    private readonly failures: FailureThrottle | undefined = undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
   async authenticate(req: AuthRequest, options: AuthOptions): Promise<Principal> {
+    // AppCodes are the one credential a client presents as is: guesses of them are throttled per address.
+    // Signatures and tokens cannot be guessed (HMAC, and a signed JWT), so they are not held up by others' failures.
+    const guessable = presentsAppCode(req);
+    if (guessable) await this.failures?.check(req.ip);
+    try {
+      return await this.identify(req, options);
+    } catch (err) {
+      if (guessable && err instanceof RollgateError && err.code === 'UNAUTHENTICATED' && options.consumeRateLimit !== false) await this.failures?.failed(req.ip);
+      throw err;
+    }
+  }
+
+  private async identify(req: AuthRequest, options: AuthOptions): Promise<Principal> {
     const authorization = header(req.headers, 'authorization');
     let app: LiveApp;
     let via: Principal['via'];
@@ -92,8 +106,11 @@ export class Authenticator {
    * request itself. The app is then held to the same policy as every other route.
    */
   async authenticateSecret(appKey: string, secret: string, ip: string): Promise<Principal> {
+    // The app secret travels as is too (the seed's scheme): guesses are throttled like AppCodes.
+    await this.failures?.check(ip);
     const app = appKey.length > MAX_CREDENTIAL_LENGTH ? undefined : this.apps.findByKey(appKey);
     if (app === undefined || !sameSecret(app.secret, secret)) {
+      await this.failures?.failed(ip);
       throw new RollgateError('UNAUTHENTICATED', 'bk_app_code or bk_app_secret is wrong', { field: 'bk_app_secret', headerMessage: 'Invalid AppSecret' });
     }
     return this.admit(app, ip, 'secret', true);
@@ -208,6 +225,13 @@ function refuseAmbiguousRepeats(req: AuthRequest): void {
       });
     }
   }
+}
+
+/** The request authenticates with an AppCode: the APPCODE scheme, or `appCode` in the query without an Authorization header. */
+function presentsAppCode(req: AuthRequest): boolean {
+  const authorization = header(req.headers, 'authorization');
+  if (authorization !== undefined) return /^\s*APPCODE(\s|$)/i.test(authorization);
+  return req.query.some(([k]) => k === 'appCode') && header(req.headers, 'x-ca-key') === undefined && header(req.headers, 'x-ca-signature') === undefined;
 }
 
 /** Compares digests so the time taken says nothing about how much of the secret matched. */

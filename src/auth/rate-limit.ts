@@ -62,3 +62,38 @@ export class AppRateLimiter {
     return new RateLimiterRedis({ storeClient: this.redis, keyPrefix, points, duration, rejectIfRedisNotReady: true, insuranceLimiter: memory });
   }
 }
+
+/**
+ * Failed AppCodes (and DataFlow app secrets) per client address: beyond `perMinute` in a minute, that
+ * address's next attempts are refused before they are even looked at, so codes cannot be guessed at the speed
+ * of the network. Shared through Redis like the app limits.
+ */
+export class FailureThrottle {
+  private readonly limiter: RateLimiterRedis | RateLimiterMemory;
+
+  constructor(
+    redis: Redis | undefined,
+    keyPrefix: string,
+    private readonly perMinute: number,
+  ) {
+    const memory = new RateLimiterMemory({ keyPrefix, points: perMinute, duration: 60 });
+    this.limiter =
+      redis === undefined ? memory : new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: 60, rejectIfRedisNotReady: true, insuranceLimiter: memory });
+  }
+
+  /** Throws RATE_LIMITED while `client` has used up its failures for the minute. */
+  async check(client: string): Promise<void> {
+    const state = await this.limiter.get(client).catch(() => null);
+    if (state !== null && state.consumedPoints >= this.perMinute) {
+      throw new RollgateError('RATE_LIMITED', `too many wrong AppCodes or app secrets from ${client}: wait a minute`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(state.msBeforeNext / 1000)),
+        headerMessage: 'Too Many Failed Attempts',
+      });
+    }
+  }
+
+  /** Counts one failure of `client`. */
+  async failed(client: string): Promise<void> {
+    await this.limiter.penalty(client, 1).catch(() => undefined);
+  }
+}

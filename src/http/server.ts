@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { Authenticator, TIMESTAMP_WINDOW_MS } from '../auth/authenticator.js';
 import { registerHttpAuth } from '../auth/http-auth.js';
 import { NonceStore } from '../auth/nonce-store.js';
-import { AppRateLimiter } from '../auth/rate-limit.js';
+import { AppRateLimiter, FailureThrottle } from '../auth/rate-limit.js';
 import type { MonitorCollector } from '../ingest/monitor/collector.js';
 import { registerMonitorRoutes } from './monitor-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
@@ -92,7 +92,8 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   const { apis, dataSources, cache, appRegistry, tokens } = deps.dataService;
   const nonces = new NonceStore(deps.redis, 'rollgate:nonce:', 2 * TIMESTAMP_WINDOW_MS, logger.child({ component: 'nonces' }));
   const limiter = new AppRateLimiter(deps.redis, 'rollgate:rl:');
-  const authenticator = new Authenticator(appRegistry, nonces, limiter, tokens);
+  const failures = new FailureThrottle(deps.redis, 'rollgate:authfail:', config.auth.failuresPerMinute);
+  const authenticator = new Authenticator(appRegistry, nonces, limiter, tokens, failures);
   registerHttpAuth(app, { authenticator, tokens, adminToken: config.admin.token, bodyLimit: BODY_LIMIT_BYTES });
   registerHealthRoutes(app, deps.checks, () => [
     ...(nonces.degraded ? ['nonces: per process (redis unreachable)'] : []),

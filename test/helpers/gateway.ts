@@ -13,7 +13,7 @@ import type { DependencyCheck } from '../../src/http/health-routes.js';
 import { createGateway } from '../../src/http/server.js';
 import { Runtime } from '../../src/runtime.js';
 import type { DuckDbStore } from '../../src/store/duckdb-store.js';
-import { TEST_MASTER_KEY } from './master-key.js';
+import { TEST_AUTH_FAILURES, TEST_MASTER_KEY } from './test-env.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -54,7 +54,7 @@ export async function testGateway(
   env: Record<string, string> = {},
   logger: Logger = silentLogger,
 ): Promise<FastifyInstance & { revisions: LocalRevisions; live: LocalLiveUpdates }> {
-  const config = loadConfig({ CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', ROLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROLLGATE_MASTER_KEY: TEST_MASTER_KEY, LOG_LEVEL: 'silent', ...TEST_APP_ENV, ...env });
+  const config = loadConfig({ CACHE_TTL_MS: '0', CACHE_ROLLUP_TTL_MS: '0', ROLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROLLGATE_MASTER_KEY: TEST_MASTER_KEY, AUTH_FAILURES_PER_MINUTE: TEST_AUTH_FAILURES, LOG_LEVEL: 'silent', ...TEST_APP_ENV, ...env });
   const metrics = new Metrics({ defaultMetrics: false });
   const revisions = new LocalRevisions();
   const live = new LocalLiveUpdates();
@@ -98,7 +98,7 @@ export interface GraphQLResponse<T> {
  * the services `env` names, for `app.inject()` against the real stack.
  */
 export async function stackGateway(env: Record<string, string>): Promise<{ app: FastifyInstance; rt: Runtime }> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', ROLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROLLGATE_MASTER_KEY: TEST_MASTER_KEY, ...TEST_APP_ENV, ...env });
+  const config = loadConfig({ LOG_LEVEL: 'silent', ROLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROLLGATE_MASTER_KEY: TEST_MASTER_KEY, AUTH_FAILURES_PER_MINUTE: TEST_AUTH_FAILURES, ...TEST_APP_ENV, ...env });
   const rt = new Runtime(config, silentLogger);
   const dataService = await rt.getDataService();
   if (config.auth.bootstrapApp?.appKey === TEST_APP.appKey) await grantTestGroups(dataService);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { TEST_MASTER_KEY } from './master-key.js';
+import { TEST_AUTH_FAILURES, TEST_MASTER_KEY } from './test-env.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = `${root}bin/rollgate.js`;
@@ -30,7 +30,7 @@ export function startRollgate(args: string[], env: Record<string, string>, nodeA
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVICE_VARS.includes(k)));
   const child = spawn(process.execPath, [...nodeArgs, from === root ? bin : `${dir}bin/rollgate.js`, ...args], {
     cwd: dir,
-    env: { ...baseEnv, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: '0', ROLLGATE_MASTER_KEY: TEST_MASTER_KEY, ...env },
+    env: { ...baseEnv, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: '0', ROLLGATE_MASTER_KEY: TEST_MASTER_KEY, AUTH_FAILURES_PER_MINUTE: TEST_AUTH_FAILURES, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

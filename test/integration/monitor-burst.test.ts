@@ -14,7 +14,7 @@ import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { ClickHouseWebEvents } from '../../src/store/web-events-table.js';
 import { seeded, uniqueName } from '../helpers/events.js';
 import { silentLogger } from '../helpers/gateway.js';
-import { TEST_MASTER_KEY } from '../helpers/master-key.js';
+import { TEST_MASTER_KEY } from '../helpers/test-env.js';
 import { stackEnv } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -390,3 +390,20 @@ describe('fuzzed auth headers', () => {
     expect((await app.inject({ url: API, headers: appHeaders })).statusCode).toBe(200);
   });
 });
+
+describe('wrong AppCodes', () => {
+  it('are throttled per client address: past AUTH_FAILURES_PER_MINUTE even a right one waits, other addresses and signatures do not', async () => {
+    const limited = await testGateway(store, [], { AUTH_FAILURES_PER_MINUTE: '5' });
+    try {
+      const from = (remoteAddress: string, authorization: string) => limited.inject({ url: API, headers: { authorization }, remoteAddress });
+      for (let i = 0; i < 5; i++) expect((await from('10.1.1.1', `APPCODE guess-${i}`)).statusCode).toBe(401);
+      const blocked = await from('10.1.1.1', `APPCODE ${TEST_APP.appCode}`);
+      expectRefused(blocked, 429, 1429);
+      expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await from('10.1.1.2', `APPCODE ${TEST_APP.appCode}`)).statusCode).toBe(200);
+      expect((await send({ url: API }, (o) => (o.remoteAddress = '10.1.1.1'), limited)).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
