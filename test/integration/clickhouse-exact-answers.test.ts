@@ -1,5 +1,6 @@
 import { createClient } from '@clickhouse/client';
 import type { FastifyInstance } from 'fastify';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../helpers/events.js';
 import { adminHeaders, appHeaders, stackGateway } from '../helpers/gateway.js';
@@ -14,16 +15,25 @@ const stack = stackEnv();
 const database = uniqueName('rg_exact').replace(/[^A-Za-z0-9_]/g, '_');
 const ch = createClient({ url: stack.CLICKHOUSE_URL });
 let app: FastifyInstance;
+let my: mysql.Connection;
 const ROWS = 100_000;
 
 beforeAll(async () => {
+  my = await mysql.createConnection(stack.MYSQL_URL.replace(/\/[^/]*$/, '/'));
   await ch.command({ query: `CREATE DATABASE ${database}` });
   await ch.command({ query: `CREATE TABLE ${database}.events (id UInt64, host String, n UInt64, s Int64) ENGINE = MergeTree() ORDER BY (host, id)` });
   await ch.command({
     query: `INSERT INTO ${database}.events SELECT number, concat('h', toString(number % 7)), number * 3, -toInt64(number) FROM system.numbers LIMIT ${ROWS}`,
   });
   await ch.command({ query: `INSERT INTO ${database}.events VALUES (${ROWS}, 'big', 18446744073709551615, 9223372036854775807), (${ROWS + 1}, 'big', 9007199254740993, -9223372036854775808)` });
-  ({ app } = await stackGateway({ CLICKHOUSE_URL: stack.CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, MYSQL_URL: stack.MYSQL_URL, REDIS_URL: stack.REDIS_URL }));
+  // The catalog (data sources, APIs) in a database of this run's own, so runs do not meet each other's names.
+  await my.query(`CREATE DATABASE \`${database}\``);
+  ({ app } = await stackGateway({
+    CLICKHOUSE_URL: stack.CLICKHOUSE_URL,
+    CLICKHOUSE_DATABASE: database,
+    MYSQL_URL: `${stack.MYSQL_URL.replace(/\/[^/]*$/, '')}/${database}`,
+    REDIS_URL: stack.REDIS_URL,
+  }));
   const source = await app.inject({ method: 'POST', url: '/admin/datasources', headers: adminHeaders, payload: { name: 'exact_ch', kind: 'clickhouse', url: stack.CLICKHOUSE_URL, database } });
   expect(source.statusCode, source.body).toBe(201);
   const created = await app.inject({
@@ -50,6 +60,8 @@ afterAll(async () => {
   await app?.close();
   await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => undefined);
   await ch.close();
+  await my?.query(`DROP DATABASE IF EXISTS \`${database}\``).catch(() => undefined);
+  await my?.end();
 });
 
 async function serverCount(where: string): Promise<number> {
