@@ -4,7 +4,7 @@
 # Brings up the real backing services rollgate's tests talk to, on a plain
 # Debian bookworm machine (root, no systemd, no Docker):
 #
-#   Kafka 3.9.1 (KRaft, single node)  127.0.0.1:9092   started & owned by us
+#   Kafka 4.4.0 (KRaft, single node)  127.0.0.1:9092   started & owned by us
 #   ClickHouse (Debian's 18.16)       127.0.0.1:8123   started & owned by us
 #   MariaDB                           127.0.0.1:3306   machine's; started if down;
 #                                                      restarted once to turn on
@@ -48,8 +48,11 @@ KAFKA_DATA=$KAFKA_DIR/data
 KAFKA_LOGS=$KAFKA_DIR/logs
 KAFKA_PID=$KAFKA_DIR/kafka.pid
 KAFKA_PROPS=$KAFKA_DIR/server.properties
-KAFKA_LOG4J=$KAFKA_DIR/log4j.properties
-KAFKA_TOOLS_LOG4J=$KAFKA_DIR/tools-log4j.properties
+KAFKA_LOG4J=$KAFKA_DIR/log4j2.xml
+KAFKA_TOOLS_LOG4J=$KAFKA_DIR/tools-log4j2.xml
+# The broker version the data was formatted by, and the one the running broker was started from.
+KAFKA_DATA_VERSION=$KAFKA_DIR/data.version
+KAFKA_RUNNING_VERSION=$KAFKA_DIR/running.version
 KAFKA_CLUSTER_ID=$KAFKA_DIR/cluster.id
 KAFKA_LOG_OFFSET=$KAFKA_DIR/server.log.offset
 KAFKA_PORT=9092
@@ -257,20 +260,41 @@ kafka_resolve_jars() {
 
 kafka_render_config() {
   render "$KAFKA_SRC/server.properties.tmpl" "$KAFKA_PROPS" "KAFKA_DATA_DIR=$KAFKA_DATA"
-  render "$KAFKA_SRC/log4j.properties.tmpl" "$KAFKA_LOG4J" "KAFKA_LOG_DIR=$KAFKA_LOGS"
-  # The one-shot CLI tools (StorageTool) log through the same reload4j; send
+  render "$KAFKA_SRC/log4j2.xml.tmpl" "$KAFKA_LOG4J" "KAFKA_LOG_DIR=$KAFKA_LOGS"
+  # The one-shot CLI tools (StorageTool) log through the same log4j2; send
   # only warnings to stderr so their real output stays readable.
   cat >"$KAFKA_TOOLS_LOG4J" <<'EOF'
-log4j.rootLogger=WARN, stderr
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.Target=System.err
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
-log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders>
+    <Console name="stderr" target="SYSTEM_ERR"><PatternLayout pattern="[%d] %p %m (%c)%n"/></Console>
+  </Appenders>
+  <Loggers>
+    <Root level="WARN"><AppenderRef ref="stderr"/></Root>
+  </Loggers>
+</Configuration>
 EOF
 }
 
+# The broker version scripts/kafka/pom.xml asks for.
+kafka_version() {
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_SRC/pom.xml" | head -n 1
+}
+
+# Data written by another broker version is wiped (it is test data): a newer
+# broker may refuse an older metadata log, and an older one a newer log
+# outright. The cluster id is kept, so the storage is formatted again with it.
+kafka_check_data_version() {
+  local want=$1 had
+  had=$(cat "$KAFKA_DATA_VERSION" 2>/dev/null || echo "3.x")
+  if [[ -d $KAFKA_DATA && $had != "$want" ]]; then
+    log "kafka: data was written by broker $had; wiping it for $want"
+    rm -rf "$KAFKA_DATA"
+  fi
+}
+
 kafka_tool() {
-  "$JAVA" -Xmx256m -Dlog4j.configuration="file:$KAFKA_TOOLS_LOG4J" \
+  "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$KAFKA_TOOLS_LOG4J" \
     -cp "$KAFKA_LIBS/*" "$@" 3>&- 9>&-
 }
 
@@ -331,6 +355,16 @@ kafka_wait_ready() {
 
 kafka_up() {
   mkdir -p "$KAFKA_DIR" "$KAFKA_LOGS"
+  local want running
+  want=$(kafka_version)
+  [[ -n $want ]] || die "kafka: no <kafka.version> in $KAFKA_SRC/pom.xml"
+  # A broker this checkout started from an older pom keeps running across
+  # `git pull`: replace it, or tests would run against the old version.
+  running=$(cat "$KAFKA_RUNNING_VERSION" 2>/dev/null || echo "an older version")
+  if kafka_running && [[ $running != "$want" ]]; then
+    log "kafka: running broker is $running, not $want; restarting it"
+    stop_pidfile kafka "$KAFKA_PID" kafka.Kafka
+  fi
   if kafka_running; then
     if port_open "$KAFKA_PORT"; then
       log "kafka: already running (pid $(<"$KAFKA_PID"))"
@@ -352,7 +386,9 @@ kafka_up() {
   need_cmd "$JAVA" openjdk-17-jre-headless
   kafka_resolve_jars
   kafka_render_config
+  kafka_check_data_version "$want"
   kafka_format_storage
+  printf '%s\n' "$want" >"$KAFKA_DATA_VERSION"
 
   local log_file=$KAFKA_LOGS/server.log
   if [[ -f $log_file ]]; then stat -c %s "$log_file" >"$KAFKA_LOG_OFFSET"; else echo 0 >"$KAFKA_LOG_OFFSET"; fi
@@ -363,10 +399,11 @@ kafka_up() {
   spawn_detached "$KAFKA_PID" "$KAFKA_LOGS/stdout.log" \
     "$JAVA" -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-    -Dlog4j.configuration="file:$KAFKA_LOG4J" \
+    -Dlog4j2.configurationFile="$KAFKA_LOG4J" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_PROPS"
+  printf '%s\n' "$want" >"$KAFKA_RUNNING_VERSION"
   kafka_wait_ready
-  log "kafka: ready (pid $(<"$KAFKA_PID"))"
+  log "kafka: $want ready (pid $(<"$KAFKA_PID"))"
 }
 
 # ---------------------------------------------------------------------------
