@@ -112,6 +112,7 @@ const EnvSchema = z.object({
   API_MAX_PAGE_SIZE: intInRange(1, 100_000, 2000),
   API_MAX_ROWS: intInRange(1, 1_000_000, 2000),
   API_TIMEOUT_MS: intInRange(100, 600_000, 10_000),
+  API_MAX_RESULT_BYTES: intInRange(65_536, 1_073_741_824, 16 * 1024 * 1024),
   GRAPHQL_WS_MAX_SUBSCRIPTIONS: intInRange(1, 1000, 20),
   GRAPHQL_WS_MAX_CONNECTIONS: intInRange(1, 1_000_000, 2000),
   GRAPHQL_WS_MAX_CONNECTIONS_PER_APP: intInRange(1, 1_000_000, 200),
@@ -221,8 +222,8 @@ export interface Config {
    * re-keyed whenever an aggregator writes, so they can live longer; l1TtlMs: the in-process layer.
    */
   cache: { ttlMs: number; rollupTtlMs: number; l1TtlMs: number };
-  /** maxRows caps an API without pagination; timeoutMs is the default per-API query timeout. */
-  api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number };
+  /** maxRows caps an API without pagination; timeoutMs is the default per-API query timeout; maxResultBytes caps any answer. */
+  api: { defaultPageSize: number; maxPageSize: number; maxRows: number; timeoutMs: number; maxResultBytes: number };
   /**
    * GraphQL subscriptions over WebSocket (graphql-ws): operations one connection may hold open at once, and
    * connections this process holds in all and per app.
@@ -346,6 +347,7 @@ export function loadConfig(
       defaultPageSize: e.API_DEFAULT_PAGE_SIZE,
       maxPageSize: e.API_MAX_PAGE_SIZE,
       maxRows: e.API_MAX_ROWS,
+      maxResultBytes: e.API_MAX_RESULT_BYTES,
       timeoutMs: e.API_TIMEOUT_MS,
     },
     graphqlWs: {

@@ -1,4 +1,5 @@
 import { bindRequest, type PageLimits, type RawRequest } from './bind-request.js';
+import { resultTooLarge } from './datasources/result-size.js';
 import type { BoundSql } from './bound-sql.js';
 import type { PreparedApi } from './prepare-api.js';
 import type { CacheOutcome, ResultCache } from './result-cache.js';
@@ -33,7 +34,7 @@ export interface ExecutionContext {
   version: number | 'draft';
   /** The data source's identity (DataSources.identity): part of every cache key. */
   source: string;
-  limits: PageLimits & { maxRows: number; timeoutMs: number };
+  limits: PageLimits & { maxRows: number; timeoutMs: number; maxResultBytes?: number };
   cache: ResultCache | undefined;
 }
 
@@ -56,7 +57,8 @@ export async function executeApi(api: PreparedApi, raw: RawRequest, ctx: Executi
 
   const maxRows = def.maxRows ?? ctx.limits.maxRows;
   const compiled = api.compile(request, maxRows);
-  const options = { timeoutMs: def.timeoutMs ?? ctx.limits.timeoutMs, maxRows: compiled.fetchRows };
+  const maxBytes = ctx.limits.maxResultBytes;
+  const options = { timeoutMs: def.timeoutMs ?? ctx.limits.timeoutMs, maxRows: compiled.fetchRows, ...(maxBytes === undefined ? {} : { maxBytes }) };
   const count = async (statement: BoundSql) => Number((await api.connector.query(statement, { ...options, maxRows: 1 })).rows[0]?.['total'] ?? 0);
   // Where the store counts the rows before LIMIT along with the page, one query is enough.
   const countApart = compiled.count !== undefined && !api.connector.countsBeforeLimit ? compiled.count : undefined;
@@ -69,7 +71,10 @@ export async function executeApi(api: PreparedApi, raw: RawRequest, ctx: Executi
   } else {
     data = { rows: shaped.slice(0, maxRows), truncated: shaped.length > maxRows, rowLimit: maxRows };
   }
-  await ctx.cache?.set(key, JSON.stringify(data), api.tables);
+  const text = JSON.stringify(data);
+  // The connectors stop reading past the cap; this also holds for what the rows become once shaped.
+  if (maxBytes !== undefined && Buffer.byteLength(text) > maxBytes) throw resultTooLarge(maxBytes);
+  await ctx.cache?.set(key, text, api.tables);
   const sql = () => [compiled.rows, ...(countApart === undefined ? [] : [countApart])].map((q) => api.connector.display(q));
   return { data, format: request.format, cache: cached.outcome, timingMs: elapsed(), sql };
 }

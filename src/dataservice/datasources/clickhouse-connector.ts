@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 import { SqlFormatError, formatString, formatTypedValue, parseQualifiedName } from '../../core/sql-literal.js';
 import { RollgateError } from '../../errors.js';
+import { resultTooLarge } from './result-size.js';
 import type { BoundSql, ParamType } from '../bound-sql.js';
 import type { DataSourceConfig, DataSourceConnector, QueryOptions, QueryResult, TableColumn, TableInfo } from './connector.js';
 
@@ -186,10 +187,10 @@ export class ClickHouseConnector implements DataSourceConnector {
    * POSTs one statement; resolves with the body of a 200, throws ClickHouseServerError with the server's
    * text otherwise. Settings go in the URL: 18.16 rejects settings it does not know, so only these are sent.
    */
-  private async post(sql: string, params: Record<string, string>, signal?: AbortSignal): Promise<string> {
+  private async post(sql: string, params: Record<string, string>, signal?: AbortSignal, maxBytes?: number): Promise<string> {
     const search = new URLSearchParams({ ...params, database: this.config.database });
     const response = await this.pool.request({ method: 'POST', path: `${this.pathname}?${search}`, headers: this.headers, body: sql, signal });
-    const text = await response.body.text();
+    const text = await readBody(response.body, response.statusCode === 200 ? maxBytes : undefined);
     if (response.statusCode !== 200) {
       const header = response.headers['x-clickhouse-exception-code'];
       throw new ClickHouseServerError(text.trim(), typeof header === 'string' ? header : undefined);
@@ -209,7 +210,8 @@ export class ClickHouseConnector implements DataSourceConnector {
       killing = this.kill(queryId);
     }, options.timeoutMs);
     try {
-      const body = await this.post(`${stripTrailingSemicolons(text)}\nFORMAT JSONCompact`, { query_id: queryId, ...readOnlySettings(options) }, abort.signal);
+      // JSONCompact is about the size of the answer's JSON: the cap is checked on the bytes as they arrive.
+      const body = await this.post(`${stripTrailingSemicolons(text)}\nFORMAT JSONCompact`, { query_id: queryId, ...readOnlySettings(options) }, abort.signal, options.maxBytes);
       return parseBody(parseJson(body));
     } catch (err) {
       if (timedOut || isServerTimeout(err)) {
@@ -300,6 +302,22 @@ class ClickHouseServerError extends Error {
     super(message);
     this.name = 'ClickHouseServerError';
   }
+}
+
+/** The body as text; past maxBytes the rest is not read and PAYLOAD_TOO_LARGE is thrown. */
+async function readBody(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown; text(): Promise<string> }, maxBytes: number | undefined): Promise<string> {
+  if (maxBytes === undefined) return body.text();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw resultTooLarge(maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** FORMAT is appended after the statement, where a trailing `;` would end it first. */

@@ -6,6 +6,8 @@ export interface QueryOptions {
   timeoutMs: number;
   /** The store may return at most this many rows (ClickHouse: max_result_rows); callers ask one more than they serve to see a cut. */
   maxRows: number;
+  /** Past about this many bytes of rows the query fails with PAYLOAD_TOO_LARGE, while they arrive where the store allows. */
+  maxBytes?: number;
 }
 
 export interface ResultColumn {

@@ -27,6 +27,7 @@ import {
 import { SqlFormatError, formatBigInt, parseQualifiedName } from '../../core/sql-literal.js';
 import { RollgateError } from '../../errors.js';
 import { duckDbOptions } from '../../store/duckdb-options.js';
+import { approximateRowBytes, resultTooLarge } from './result-size.js';
 import type { BoundSql, ParamType, TypedValue } from '../bound-sql.js';
 import type { DataSourceConnector, QueryOptions, QueryResult, TableInfo } from './connector.js';
 
@@ -154,7 +155,7 @@ export class DuckDbConnector implements DataSourceConnector {
       if (statement.statementType !== StatementType.SELECT) throw this.refused('runs only SELECT statements');
       if (values.length > 0) statement.bind(values, types);
       const result = await statement.stream();
-      const rows = await readRows(result, Math.max(0, options.maxRows));
+      const rows = await readRows(result, Math.max(0, options.maxRows), options.maxBytes);
       if (timedOut) throw timeout(options);
       const columns = result.columnNames().map((name, i) => ({ name, nativeType: result.columnType(i).toString() }));
       return { columns, rows };
@@ -189,10 +190,14 @@ function firstLine(message: string): string {
   return (message.split('\n')[0] ?? '').slice(0, 300);
 }
 
-/** Stops fetching once `maxRows` rows are in: the rest of a streaming result is never computed. */
-async function readRows(result: DuckDBResult, maxRows: number): Promise<Array<Record<string, unknown>>> {
+/**
+ * Stops fetching once `maxRows` rows are in: the rest of a streaming result is never computed. Fails as soon as
+ * the rows read pass `maxBytes`, before the rest is held in memory.
+ */
+async function readRows(result: DuckDBResult, maxRows: number, maxBytes: number | undefined): Promise<Array<Record<string, unknown>>> {
   const names = result.columnNames();
   const rows: Array<Record<string, unknown>> = [];
+  let bytes = 0;
   while (rows.length < maxRows) {
     const chunk = await result.fetchChunk();
     if (chunk === null || chunk.rowCount === 0) break;
@@ -202,6 +207,7 @@ async function readRows(result: DuckDBResult, maxRows: number): Promise<Array<Re
       names.forEach((name, i) => {
         row[name] = toJs(tuple[i] ?? null);
       });
+      if (maxBytes !== undefined && (bytes += approximateRowBytes(row)) > maxBytes) throw resultTooLarge(maxBytes);
       rows.push(row);
     }
   }

@@ -3,6 +3,7 @@ import { SqlFormatError, parseQualifiedName } from '../../core/sql-literal.js';
 import { RollgateError } from '../../errors.js';
 import type { BoundSql, ParamType, TypedValue } from '../bound-sql.js';
 import type { DataSourceConfig, DataSourceConnector, QueryOptions, QueryResult, ResultColumn, TableInfo } from './connector.js';
+import { approximateRowBytes, resultTooLarge } from './result-size.js';
 
 export type MySqlSourceConfig = Extract<DataSourceConfig, { kind: 'mysql' }>;
 
@@ -107,10 +108,10 @@ export class MySqlConnector implements DataSourceConnector {
       return placeholder(value);
     });
     const { rows, fields } = await this.run(text, values, options);
-    return {
-      columns: fields.map(resultColumn),
-      rows: rows.slice(0, Math.max(0, options.maxRows)).map((row) => fromRow(row, fields)),
-    };
+    const out = rows.slice(0, Math.max(0, options.maxRows)).map((row) => fromRow(row, fields));
+    // mysql2 hands over a whole result at once: this bounds the answer, not the read.
+    if (options.maxBytes !== undefined && out.reduce((n, row) => n + approximateRowBytes(row), 0) > options.maxBytes) throw resultTooLarge(options.maxBytes);
+    return { columns: fields.map(resultColumn), rows: out };
   }
 
   async describeTable(table: string): Promise<TableInfo> {
