@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RollgateError, toRollgateError } from '../errors.js';
 import { FlowSqlError } from '../flows/compile-sql.js';
+import { clientWentAway } from './client-gone.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { flowCredentials, type FlowService } from '../flows/flow-service.js';
 
@@ -40,6 +41,10 @@ export async function registerFlowRoutes(app: FastifyInstance, flows: FlowServic
     await app.register(
       async (scope) => {
         scope.setErrorHandler(async (error, request, reply) => {
+          if (clientWentAway(request, error)) {
+            request.log.info('client closed the connection before the request was complete');
+            return reply.code(499).send();
+          }
           const e =
             error instanceof RollgateError
               ? error

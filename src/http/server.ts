@@ -18,6 +18,7 @@ import { AppRateLimiter, FailureThrottle } from '../auth/rate-limit.js';
 import type { MonitorCollector } from '../ingest/monitor/collector.js';
 import { registerMonitorRoutes } from './monitor-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { clientWentAway } from './client-gone.js';
 import { registerFlowRoutes } from './flow-routes.js';
 import { LocalLiveUpdates, type LiveUpdates } from '../live/live-updates.js';
 import { registerGraphQLWs } from './graphql-ws.js';
@@ -67,6 +68,11 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
   });
 
   app.setErrorHandler(async (error, request, reply) => {
+    if (clientWentAway(request, error)) {
+      // Nothing to answer and nothing wrong here: the client closed the connection before its request was in.
+      request.log.info({ url: request.routeOptions.url }, 'client closed the connection before the request was complete');
+      return reply.code(499).send();
+    }
     const rollgateError =
       error instanceof RollgateError
         ? error

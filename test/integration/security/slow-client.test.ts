@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbStore } from '../../../src/store/duckdb-store.js';
 import { testGateway, TEST_APP } from '../../helpers/gateway.js';
@@ -63,5 +64,36 @@ describe('slow clients', () => {
   it('a complete request on the same server is answered as usual', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(200);
+  });
+});
+
+describe('clients that hang up', () => {
+  it('closing the connection in the middle of a body is logged as information, not as an error', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const own = await DuckDbStore.open(':memory:');
+    const gateway = await testGateway(own, [], {}, logger);
+    await gateway.listen({ host: '127.0.0.1', port: 0 });
+    const at = (gateway.server.address() as AddressInfo).port;
+    try {
+      for (const path of ['/auth/token', '/graphql', '/dataflow/flow/flows/create/']) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(at, '127.0.0.1', () => {
+            socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: APPCODE ${TEST_APP.appCode}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":`);
+            setTimeout(() => {
+              socket.destroy();
+              resolve();
+            }, 100);
+          });
+          socket.on('error', () => undefined);
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+      expect(lines.filter((l) => l.msg.startsWith('client closed the connection'))).toHaveLength(3);
+    } finally {
+      await gateway.close();
+      await own.close();
+    }
   });
 });
