@@ -112,9 +112,10 @@ export class ClickHouseStore implements RollupStore {
       username: options.user,
       password: options.password,
       request_timeout: 30_000,
-      // 18.16 rejects settings it does not know: only this one, which it knows (and defaults to 1). Since 25.8
-      // the default is 0, and UInt64/Int64 above 2^53 would arrive as JSON numbers that lose precision.
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      // 18.16 rejects settings it does not know: only these, which it knows (and defaults to). Since 25.8
+      // 64-bit integers default to unquoted JSON numbers, which lose precision above 2^53; and an insert with a
+      // field the table lacks must fail, not drop that field.
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1, input_format_skip_unknown_fields: 0 },
     });
   }
 
@@ -123,6 +124,26 @@ export class ClickHouseStore implements RollupStore {
     await classify(this.client.command({ query: clickhouseDdl(spec, this.options.database) }));
     await classify(this.client.command({ query: clickhouseCheckpointDdl(this.options.database) }));
     await classify(this.client.command({ query: clickhouseSegmentsDdl(this.options.database) }));
+    await this.checkColumns(spec);
+  }
+
+  /**
+   * A table made by an earlier spec (a measure added since) keeps its old columns under CREATE IF NOT EXISTS;
+   * current servers would then drop the new measure from every insert without a word. Refuse to start instead.
+   */
+  private async checkColumns(spec: RollupSpec): Promise<void> {
+    const present = await this.rows<{ name: string }>(
+      sql`SELECT name FROM system.columns WHERE database = ${this.options.database} AND table = ${spec.sink.table}`,
+    );
+    const have = new Set(present.map((c) => c.name));
+    const missing = ['window_start', ...spec.groupBy, ...spec.measures.map((m) => m.name), 'final', 'version'].filter((c) => !have.has(c));
+    if (missing.length > 0) {
+      throw new RollgateError(
+        'INVALID_CONFIG',
+        `ClickHouse table ${this.options.database}.${spec.sink.table} has no column ${missing.join(', ')}, which rollup ${spec.name} writes: ` +
+          'add the column (ALTER TABLE … ADD COLUMN) or drop the table so rollgate creates it again',
+      );
+    }
   }
 
   async write(spec: RollupSpec, rows: readonly RollupRow[], segments: readonly CheckpointSegment[]): Promise<void> {

@@ -59,7 +59,7 @@ export class ClickHouseDetailSink implements DetailSink {
       password: options.password,
       request_timeout: 30_000,
       // 64-bit integers quoted in JSON on every version (current servers default to unquoted numbers).
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1, input_format_skip_unknown_fields: 0 },
     });
   }
 

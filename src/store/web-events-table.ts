@@ -46,7 +46,7 @@ export class ClickHouseWebEvents implements RawEventsWriter {
   private readonly client: ClickHouseClient;
 
   constructor(private readonly options: { url: string; database: string; user: string; password: string }) {
-    this.client = createClient({ url: options.url, username: options.user, password: options.password, request_timeout: 30_000, clickhouse_settings: { output_format_json_quote_64bit_integers: 1 } });
+    this.client = createClient({ url: options.url, username: options.user, password: options.password, request_timeout: 30_000, clickhouse_settings: { output_format_json_quote_64bit_integers: 1, input_format_skip_unknown_fields: 0 } });
   }
 
   async ensureTable(): Promise<void> {
