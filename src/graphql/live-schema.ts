@@ -14,7 +14,8 @@ import {
   type GraphQLOutputType,
   type GraphQLScalarType,
 } from 'graphql';
-import { GraphQLJSONObject, GraphQLSafeInt } from 'graphql-scalars';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLLong } from './long-scalar.js';
 import type { ServedApi } from '../dataservice/api-service.js';
 import type { ParamType } from '../dataservice/bound-sql.js';
 import { outputName, type ApiDefinition } from '../dataservice/definition.js';
@@ -142,7 +143,7 @@ export function withPublishedApis(base: GraphQLSchema, served: readonly ServedAp
 const SCALAR: Record<ParamType, GraphQLScalarType> = {
   STRING: GraphQLString,
   INT: GraphQLInt,
-  LONG: GraphQLSafeInt,
+  LONG: GraphQLLong,
   DOUBLE: GraphQLFloat,
   BOOLEAN: GraphQLBoolean,
   DATE: GraphQLString,

@@ -89,3 +89,17 @@ describe('exact answers from ClickHouse through REST', () => {
     ]);
   });
 });
+
+describe('exact answers from ClickHouse through GraphQL', () => {
+  it('the published field pages with the same exact total and gives 64-bit values past 2^53 as their digits', async () => {
+    const query = `{ published { all: exact_events(pageSize: 10) { totalNum } big: exact_events(host: "big", pageSize: 10) { totalNum rows { id n s } } } }`;
+    const res = await app.inject({ method: 'POST', url: '/graphql', headers: { ...appHeaders, 'content-type': 'application/json' }, payload: JSON.stringify({ query }) });
+    const body = res.json() as { data?: { published: { all: { totalNum: number }; big: { totalNum: number; rows: Array<{ id: unknown; n: unknown; s: unknown }> } } }; errors?: unknown };
+    expect(body.errors, res.body).toBeUndefined();
+    expect(body.data?.published.all.totalNum).toBe(await serverCount('1 = 1'));
+    expect(body.data?.published.big.rows).toEqual([
+      { id: ROWS, n: '18446744073709551615', s: '9223372036854775807' },
+      { id: ROWS + 1, n: '9007199254740993', s: '-9223372036854775808' },
+    ]);
+  });
+});

@@ -46,7 +46,7 @@ describe('withPublishedApis', () => {
     const published = schema.getType('PublishedApis') as GraphQLObjectType;
     const field = published.getFields()['shop_orders']!;
     const args = Object.fromEntries(field.args.map((a) => [a.name, String(a.type)]));
-    expect(args).toEqual({ region: '[String!]', revenue: '[Float!]', minId: 'SafeInt!', paid: 'Boolean', pageNum: 'Int', pageSize: 'Int' });
+    expect(args).toEqual({ region: '[String!]', revenue: '[Float!]', minId: 'Long!', paid: 'Boolean', pageNum: 'Int', pageSize: 'Int' });
     expect(String(field.type)).toBe('ApiPage_shop_orders!');
     expect(printType(schema.getType('Api_shop_orders')!)).toContain('amount: Float');
     // "__" names are GraphQL's own: such a column stays REST-only.
