@@ -78,6 +78,7 @@ const EnvSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: intInRange(0, 65535, 4000),
   HTTP_REQUEST_TIMEOUT_MS: intInRange(1000, 600_000, 30_000),
+  HTTP_MAX_CONNECTIONS: intInRange(1, 1_000_000, 10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   KAFKA_BROKERS: z
@@ -206,8 +207,11 @@ function parseMonitorOrigins(text: string | undefined, ctx: z.RefinementCtx): Re
 
 export interface Config {
   env: 'development' | 'production' | 'test';
-  /** requestTimeoutMs: how long a client may take to send a whole request (headers and body); then 408 and the socket closes. */
-  http: { host: string; port: number; requestTimeoutMs: number };
+  /**
+   * requestTimeoutMs: how long a client may take to send a whole request (headers and body); then 408 and the
+   * socket closes. maxConnections: sockets the HTTP server holds at once (WebSockets included); more are dropped.
+   */
+  http: { host: string; port: number; requestTimeoutMs: number; maxConnections: number };
   log: { level: string; pretty: boolean };
   kafka: { brokers: string[]; clientId: string } | undefined;
   /** Prepended to every topic and consumer-group name, so several deployments (or tests) can share one cluster. */
@@ -331,7 +335,7 @@ export function loadConfig(
   }
   return {
     env: e.NODE_ENV,
-    http: { host: e.HOST, port: e.PORT, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS },
+    http: { host: e.HOST, port: e.PORT, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxConnections: e.HTTP_MAX_CONNECTIONS },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_FORMAT === undefined ? options.stdoutIsTty === true : e.LOG_FORMAT === 'pretty' },
     kafka: e.KAFKA_BROKERS === undefined ? undefined : { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
     topicPrefix: e.TOPIC_PREFIX,

@@ -63,6 +63,10 @@ export async function createGateway(deps: GatewayDeps): Promise<FastifyInstance>
     trustProxy: config.auth.trustedProxies.length > 0 ? config.auth.trustedProxies : false,
   });
 
+  // A flood of idle sockets costs memory and file descriptors before any request is read: past this, Node
+  // closes new connections at once.
+  app.server.maxConnections = config.http.maxConnections;
+
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -97,3 +97,37 @@ describe('clients that hang up', () => {
     }
   });
 });
+
+describe('connection floods', () => {
+  it('past HTTP_MAX_CONNECTIONS new sockets are closed at once, and served again once others close', async () => {
+    const own = await DuckDbStore.open(':memory:');
+    const gateway = await testGateway(own, [], { HTTP_MAX_CONNECTIONS: '3' });
+    await gateway.listen({ host: '127.0.0.1', port: 0 });
+    const at = (gateway.server.address() as AddressInfo).port;
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        idle.push(await new Promise<Socket>((resolve) => {
+          const s = connect(at, '127.0.0.1', () => resolve(s));
+          s.on('error', () => undefined);
+        }));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const refused = await new Promise<string>((resolve) => {
+        const s = connect(at, '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('error', () => undefined);
+        s.on('close', () => resolve(got));
+      });
+      expect(refused).toBe('');
+      for (const s of idle.splice(0)) s.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await fetch(`http://127.0.0.1:${at}/healthz`)).status).toBe(200);
+    } finally {
+      for (const s of idle) s.destroy();
+      await gateway.close();
+      await own.close();
+    }
+  });
+});
