@@ -1,4 +1,5 @@
-import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+import { clickhouseClient, type ClickHouseEndpoint } from './clickhouse-client.js';
 import type { ColumnType, RollupSpec } from '../core/rollup-spec.js';
 import type { RollupRow } from '../core/windowed-aggregation.js';
 import { ident, join, qualified, sql, type SqlFragment } from '../core/sql-literal.js';
@@ -105,18 +106,9 @@ export class ClickHouseStore implements RollupStore {
   private readonly client: ClickHouseClient;
 
   constructor(
-    private readonly options: { url: string; database: string; user: string; password: string },
+    private readonly options: ClickHouseEndpoint,
   ) {
-    this.client = createClient({
-      url: options.url,
-      username: options.user,
-      password: options.password,
-      request_timeout: 30_000,
-      // 18.16 rejects settings it does not know: only these, which it knows (and defaults to). Since 25.8
-      // 64-bit integers default to unquoted JSON numbers, which lose precision above 2^53; and an insert with a
-      // field the table lacks must fail, not drop that field.
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 1, input_format_skip_unknown_fields: 0 },
-    });
+    this.client = clickhouseClient(options);
   }
 
   async ensureTable(spec: RollupSpec): Promise<void> {

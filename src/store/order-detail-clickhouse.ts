@@ -1,4 +1,5 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { clickhouseClient, type ClickHouseEndpoint } from './clickhouse-client.js';
 import type { DetailRow } from '../core/region-orders.js';
 import { ident, qualified } from '../core/sql-literal.js';
 import { RollgateError, dependencyUnavailable } from '../errors.js';
@@ -52,15 +53,8 @@ export interface DetailSink {
 export class ClickHouseDetailSink implements DetailSink {
   private readonly client: ClickHouseClient;
 
-  constructor(private readonly options: { url: string; database: string; user: string; password: string }) {
-    this.client = createClient({
-      url: options.url,
-      username: options.user,
-      password: options.password,
-      request_timeout: 30_000,
-      // 64-bit integers quoted in JSON on every version (current servers default to unquoted numbers).
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 1, input_format_skip_unknown_fields: 0 },
-    });
+  constructor(private readonly options: ClickHouseEndpoint) {
+    this.client = clickhouseClient(options);
   }
 
   async ensureTable(): Promise<void> {

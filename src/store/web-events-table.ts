@@ -1,4 +1,5 @@
-import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+import { clickhouseClient, type ClickHouseEndpoint } from './clickhouse-client.js';
 import { ident, qualified, sql, type SqlFragment } from '../core/sql-literal.js';
 import type { WebEvent } from '../core/web-event.js';
 import { RollgateError, dependencyUnavailable } from '../errors.js';
@@ -45,8 +46,8 @@ export interface RawEventsWriter {
 export class ClickHouseWebEvents implements RawEventsWriter {
   private readonly client: ClickHouseClient;
 
-  constructor(private readonly options: { url: string; database: string; user: string; password: string }) {
-    this.client = createClient({ url: options.url, username: options.user, password: options.password, request_timeout: 30_000, clickhouse_settings: { output_format_json_quote_64bit_integers: 1, input_format_skip_unknown_fields: 0 } });
+  constructor(private readonly options: ClickHouseEndpoint) {
+    this.client = clickhouseClient(options);
   }
 
   async ensureTable(): Promise<void> {
