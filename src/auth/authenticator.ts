@@ -55,12 +55,13 @@ export class Authenticator {
   async authenticate(req: AuthRequest, options: AuthOptions): Promise<Principal> {
     // AppCodes are the one credential a client presents as is: guesses of them are throttled per address.
     // Signatures and tokens cannot be guessed (HMAC, and a signed JWT), so they are not held up by others' failures.
-    const guessable = presentsAppCode(req);
+    // A re-check of an open connection (no new call) is neither held up nor counted.
+    const guessable = presentsAppCode(req) && options.consumeRateLimit !== false;
     if (guessable) await this.failures?.check(req.ip);
     try {
       return await this.identify(req, options);
     } catch (err) {
-      if (guessable && err instanceof RollgateError && err.code === 'UNAUTHENTICATED' && options.consumeRateLimit !== false) await this.failures?.failed(req.ip);
+      if (guessable && err instanceof RollgateError && err.code === 'UNAUTHENTICATED') await this.failures?.failed(req.ip);
       throw err;
     }
   }
