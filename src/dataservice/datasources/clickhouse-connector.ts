@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 import { SqlFormatError, formatString, formatTypedValue, parseQualifiedName } from '../../core/sql-literal.js';
-import { RollgateError } from '../../errors.js';
+import { RollgateError, type ErrorCode } from '../../errors.js';
 import { resultTooLarge } from './result-size.js';
 import type { BoundSql, ParamType } from '../bound-sql.js';
 import type { DataSourceConfig, DataSourceConnector, QueryOptions, QueryResult, TableColumn, TableInfo } from './connector.js';
@@ -236,9 +236,7 @@ export class ClickHouseConnector implements DataSourceConnector {
   private failure(err: unknown): RollgateError {
     if (err instanceof RollgateError) return err;
     const code = serverErrorCode(err);
-    if (code !== undefined) {
-      return new RollgateError('DATASOURCE_ERROR', `data source "${this.name}": clickhouse error ${code}`, { cause: err });
-    }
+    if (code !== undefined) return classifyServerError(this.name, code, err);
     return new RollgateError('DATASOURCE_ERROR', `data source "${this.name}" is unreachable`, { cause: err, retriable: true });
   }
 
@@ -346,6 +344,35 @@ function isServerTimeout(err: unknown): boolean {
 function serverErrorCode(err: unknown): string | undefined {
   if (!(err instanceof ClickHouseServerError)) return undefined;
   return err.code ?? /^Code: (\d+)[,.]/.exec(err.message)?.[1];
+}
+
+/**
+ * What a ClickHouse error code means for the caller, the same on 18.16 and current servers (the code is the
+ * server's own, from X-ClickHouse-Exception-Code or the body). The message names the kind, never the server's
+ * text, which can hold table names and SQL.
+ */
+const SERVER_ERRORS: Record<string, { code: ErrorCode; retriable: boolean; what: string }> = {
+  '164': { code: 'DATASOURCE_ERROR', retriable: false, what: 'refused it: queries run read-only (READONLY)' },
+  '497': { code: 'DATASOURCE_ERROR', retriable: false, what: "refused it: its user lacks the rights (ACCESS_DENIED)" },
+  '192': { code: 'DATASOURCE_ERROR', retriable: false, what: 'refused its credentials (UNKNOWN_USER)' },
+  '193': { code: 'DATASOURCE_ERROR', retriable: false, what: 'refused its credentials (WRONG_PASSWORD)' },
+  '516': { code: 'DATASOURCE_ERROR', retriable: false, what: 'refused its credentials (AUTHENTICATION_FAILED)' },
+  '241': { code: 'QUERY_TOO_COMPLEX', retriable: false, what: 'stopped it: it needs more memory than the server allows (MEMORY_LIMIT_EXCEEDED)' },
+  '396': { code: 'QUERY_TOO_COMPLEX', retriable: false, what: 'stopped it: the result is too large (TOO_MANY_ROWS_OR_BYTES)' },
+  '60': { code: 'DATASOURCE_ERROR', retriable: false, what: 'has no such table now (UNKNOWN_TABLE)' },
+  '81': { code: 'DATASOURCE_ERROR', retriable: false, what: 'has no such database (UNKNOWN_DATABASE)' },
+  '47': { code: 'DATASOURCE_ERROR', retriable: false, what: 'has no such column now (UNKNOWN_IDENTIFIER)' },
+  '62': { code: 'DATASOURCE_ERROR', retriable: false, what: 'cannot parse the SQL (SYNTAX_ERROR)' },
+  '202': { code: 'DATASOURCE_ERROR', retriable: true, what: 'is busy (TOO_MANY_SIMULTANEOUS_QUERIES)' },
+  '209': { code: 'DATASOURCE_ERROR', retriable: true, what: 'timed out on its network (SOCKET_TIMEOUT)' },
+  '210': { code: 'DATASOURCE_ERROR', retriable: true, what: 'lost a connection (NETWORK_ERROR)' },
+  '279': { code: 'DATASOURCE_ERROR', retriable: true, what: 'could not reach a replica (ALL_CONNECTION_TRIES_FAILED)' },
+};
+
+export function classifyServerError(source: string, serverCode: string, cause?: unknown): RollgateError {
+  const known = SERVER_ERRORS[serverCode];
+  if (known === undefined) return new RollgateError('DATASOURCE_ERROR', `data source "${source}": clickhouse error ${serverCode}`, { cause });
+  return new RollgateError(known.code, `data source "${source}" ${known.what}`, { cause, retriable: known.retriable });
 }
 
 function parseBody(body: unknown): JsonCompactBody {
