@@ -32,6 +32,8 @@ COPY bin ./bin
 COPY schema ./schema
 
 USER node
+# An image run on its own (no services, no ROLLGATE_MASTER_KEY) keeps its generated master key where `node` may write.
+ENV ROLLGATE_DATA_DIR=/home/node/.rollgate
 EXPOSE 4000
 
 # Only `serve` listens on HTTP; the compose file turns this check off for `aggregate`.
