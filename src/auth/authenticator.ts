@@ -57,7 +57,7 @@ export class Authenticator {
     // Signatures and tokens cannot be guessed (HMAC, and a signed JWT), so they are not held up by others' failures.
     // A re-check of an open connection (no new call) is neither held up nor counted.
     const guessable = presentsAppCode(req) && options.consumeRateLimit !== false;
-    if (guessable) await this.failures?.check(req.ip);
+    if (guessable) this.failures?.check(req.ip);
     try {
       return await this.identify(req, options);
     } catch (err) {
@@ -108,7 +108,7 @@ export class Authenticator {
    */
   async authenticateSecret(appKey: string, secret: string, ip: string): Promise<Principal> {
     // The app secret travels as is too (the seed's scheme): guesses are throttled like AppCodes.
-    await this.failures?.check(ip);
+    this.failures?.check(ip);
     const app = appKey.length > MAX_CREDENTIAL_LENGTH ? undefined : this.apps.findByKey(appKey);
     if (app === undefined || !sameSecret(app.secret, secret)) {
       await this.failures?.failed(ip);

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { LRUCache } from 'lru-cache';
 import { RollgateError } from '../errors.js';
 
 export interface RateLimit {
@@ -66,15 +67,19 @@ export class AppRateLimiter {
 /**
  * Failed AppCodes (and DataFlow app secrets) per client address: beyond `perMinute` in a minute, that
  * address's next attempts are refused before they are even looked at, so codes cannot be guessed at the speed
- * of the network. Shared through Redis like the app limits.
+ * of the network. Failures are counted in Redis, shared by every gateway; whether an address is blocked is
+ * remembered in the process, so a good call costs no extra round trip (another instance learns of a block at
+ * the address's first failure there).
  */
 export class FailureThrottle {
   private readonly limiter: RateLimiterRedis | RateLimiterMemory;
+  private readonly blocked = new LRUCache<string, number>({ max: 100_000 });
 
   constructor(
     redis: Redis | undefined,
     keyPrefix: string,
     private readonly perMinute: number,
+    private readonly now: () => number = Date.now,
   ) {
     const memory = new RateLimiterMemory({ keyPrefix, points: perMinute, duration: 60 });
     this.limiter =
@@ -82,18 +87,23 @@ export class FailureThrottle {
   }
 
   /** Throws RATE_LIMITED while `client` has used up its failures for the minute. */
-  async check(client: string): Promise<void> {
-    const state = await this.limiter.get(client).catch(() => null);
-    if (state !== null && state.consumedPoints >= this.perMinute) {
-      throw new RollgateError('RATE_LIMITED', `too many wrong AppCodes or app secrets from ${client}: wait a minute`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(state.msBeforeNext / 1000)),
-        headerMessage: 'Too Many Failed Attempts',
-      });
+  check(client: string): void {
+    const until = this.blocked.get(client);
+    if (until === undefined) return;
+    const waitMs = until - this.now();
+    if (waitMs <= 0) {
+      this.blocked.delete(client);
+      return;
     }
+    throw new RollgateError('RATE_LIMITED', `too many wrong AppCodes or app secrets from ${client}: wait a minute`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+      headerMessage: 'Too Many Failed Attempts',
+    });
   }
 
-  /** Counts one failure of `client`. */
+  /** Counts one failure of `client`, and blocks it here once it has used up the minute's. */
   async failed(client: string): Promise<void> {
-    await this.limiter.penalty(client, 1).catch(() => undefined);
+    const state = await this.limiter.penalty(client, 1).catch(() => undefined);
+    if (state !== undefined && state.consumedPoints >= this.perMinute) this.blocked.set(client, this.now() + state.msBeforeNext);
   }
 }
