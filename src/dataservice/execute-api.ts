@@ -1,5 +1,5 @@
 import { bindRequest, type PageLimits, type RawRequest } from './bind-request.js';
-import { resultTooLarge } from './datasources/result-size.js';
+import { approximateRowBytes, resultTooLarge } from './datasources/result-size.js';
 import type { BoundSql } from './bound-sql.js';
 import type { PreparedApi } from './prepare-api.js';
 import type { CacheOutcome, ResultCache } from './result-cache.js';
@@ -71,10 +71,10 @@ export async function executeApi(api: PreparedApi, raw: RawRequest, ctx: Executi
   } else {
     data = { rows: shaped.slice(0, maxRows), truncated: shaped.length > maxRows, rowLimit: maxRows };
   }
-  const text = JSON.stringify(data);
-  // The connectors stop reading past the cap; this also holds for what the rows become once shaped.
-  if (maxBytes !== undefined && Buffer.byteLength(text) > maxBytes) throw resultTooLarge(maxBytes);
-  await ctx.cache?.set(key, text, api.tables);
+  // The connectors stop reading past the cap; this also holds for what the rows become once shaped (counted,
+  // not serialized: the reply serializes them once).
+  if (maxBytes !== undefined && data.rows.reduce((n, row) => n + approximateRowBytes(row), 0) > maxBytes) throw resultTooLarge(maxBytes);
+  await ctx.cache?.set(key, JSON.stringify(data), api.tables);
   const sql = () => [compiled.rows, ...(countApart === undefined ? [] : [countApart])].map((q) => api.connector.display(q));
   return { data, format: request.format, cache: cached.outcome, timingMs: elapsed(), sql };
 }
