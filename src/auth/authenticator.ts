@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { RollgateError } from '../errors.js';
 import type { AppService, LiveApp } from './apps.js';
 import { isGranted } from './grants.js';
@@ -110,7 +109,7 @@ export class Authenticator {
     // The app secret travels as is too (the seed's scheme): guesses are throttled like AppCodes.
     this.failures?.check(ip);
     const app = appKey.length > MAX_CREDENTIAL_LENGTH ? undefined : this.apps.findByKey(appKey);
-    if (app === undefined || !sameSecret(app.secret, secret)) {
+    if (app === undefined || !signaturesMatch(secret, app.secret)) {
       await this.failures?.failed(ip);
       throw new RollgateError('UNAUTHENTICATED', 'bk_app_code or bk_app_secret is wrong', { field: 'bk_app_secret', headerMessage: 'Invalid AppSecret' });
     }
@@ -233,11 +232,6 @@ function presentsAppCode(req: AuthRequest): boolean {
   const authorization = header(req.headers, 'authorization');
   if (authorization !== undefined) return /^\s*APPCODE(\s|$)/i.test(authorization);
   return req.query.some(([k]) => k === 'appCode') && header(req.headers, 'x-ca-key') === undefined && header(req.headers, 'x-ca-signature') === undefined;
-}
-
-/** Compares digests so the time taken says nothing about how much of the secret matched. */
-function sameSecret(stored: string, given: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(stored).digest(), createHash('sha256').update(given).digest());
 }
 
 function unauthenticated(message: string, headerMessage: string, field?: string): RollgateError {

@@ -18,6 +18,7 @@
  */
 import { RollgateError } from '../errors.js';
 import type { Dialect } from './bound-sql.js';
+import { prop, walk } from './sql-ast.js';
 
 /** Schemas that describe the server, its users or its settings rather than data. */
 const CATALOG_SCHEMAS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'system', 'pg_catalog', 'temp']);
@@ -60,7 +61,7 @@ const BY_DIALECT: Record<Dialect, readonly string[]> = {
     'tostring', 'touint8', 'touint16', 'touint32', 'touint64', 'toint8', 'toint16', 'toint32', 'toint64', 'tofloat32', 'tofloat64',
     'todecimal32', 'todecimal64', 'todecimal128', 'tofixedstring', 'intdiv', 'modulo', 'multiif', 'empty', 'notempty', 'lowerutf8',
     'upperutf8', 'lengthutf8', 'substringutf8', 'positionutf8', 'startswith', 'endswith', 'splitbychar', 'arrayjoin', 'has', 'indexof',
-    'cityhash64', 'sipHash64', 'xxhash64', 'round', 'roundbankers', 'isnotnull', 'assumenotnull', 'tonullable', 'ifnull',
+    'cityhash64', 'siphash64', 'xxhash64', 'roundbankers', 'isnotnull', 'assumenotnull', 'tonullable',
   ],
   duckdb: [
     ...COMMON, 'epoch', 'epoch_ms', 'time_bucket', 'strftime', 'strptime', 'make_timestamp', 'age', 'list', 'array_agg', 'arg_max', 'arg_min',
@@ -68,10 +69,11 @@ const BY_DIALECT: Record<Dialect, readonly string[]> = {
   ],
 };
 
+const lowerCased = (names: readonly string[]): ReadonlySet<string> => new Set(names.map((f) => f.toLowerCase()));
 const ALLOWED: Record<Dialect, ReadonlySet<string>> = {
-  mysql: new Set(BY_DIALECT.mysql.map((f) => f.toLowerCase())),
-  clickhouse: new Set(BY_DIALECT.clickhouse.map((f) => f.toLowerCase())),
-  duckdb: new Set(BY_DIALECT.duckdb.map((f) => f.toLowerCase())),
+  mysql: lowerCased(BY_DIALECT.mysql),
+  clickhouse: lowerCased(BY_DIALECT.clickhouse),
+  duckdb: lowerCased(BY_DIALECT.duckdb),
 };
 
 /**
@@ -101,7 +103,7 @@ export function guardScript(ast: unknown, tableList: readonly string[], dialect:
     } else if (type === 'var') {
       throw refuse('session and system variables (@name, @@name) cannot be read by a script API');
     }
-    if (prop(node, 'type') === 'select') {
+    if (type === 'select') {
       const from = prop(node, 'from');
       if (Array.isArray(from)) from.forEach(checkFromItem);
     }
@@ -145,21 +147,6 @@ function functionName(node: unknown): string | undefined {
   // `evil.concat(1)` must not pass for concat: the schema is part of the name.
   const values = [...(schema === undefined || schema === null ? [] : [schema]), ...parts].map((p) => prop(p, 'value'));
   return values.every((v): v is string => typeof v === 'string') ? values.join('.') : undefined;
-}
-
-function walk(root: unknown, visit: (node: object) => void): void {
-  const seen = new WeakSet<object>();
-  const step = (node: unknown): void => {
-    if (typeof node !== 'object' || node === null || seen.has(node)) return;
-    seen.add(node);
-    visit(node);
-    Object.values(node).forEach(step);
-  };
-  step(root);
-}
-
-function prop(node: unknown, key: string): unknown {
-  return typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined;
 }
 
 function refuse(message: string): ScriptRefused {

@@ -17,6 +17,7 @@ import mysqlGrammar from 'node-sql-parser/build/mysql.js';
 import postgresGrammar from 'node-sql-parser/build/postgresql.js';
 import { invalidParameter, missingParameter, RollgateError } from '../errors.js';
 import { BoundSql, type Dialect, type TypedValue } from './bound-sql.js';
+import { prop, walk } from './sql-ast.js';
 import { guardScript } from './sql-guard.js';
 
 export type ScriptSegment =
@@ -463,14 +464,9 @@ function checkSelect(sql: string, mask: string, ast: unknown): SelectShape {
 /** Every SELECT node in the tree: subqueries, CTEs and UNION members too. */
 function selects(root: unknown): unknown[] {
   const found: unknown[] = [];
-  const seen = new WeakSet<object>();
-  const walk = (node: unknown): void => {
-    if (typeof node !== 'object' || node === null || seen.has(node)) return;
-    seen.add(node);
+  walk(root, (node) => {
     if (prop(node, 'type') === 'select') found.push(node);
-    Object.values(node).forEach(walk);
-  };
-  walk(root);
+  });
   return found;
 }
 
@@ -486,11 +482,6 @@ function hasLimitValue(limit: unknown): boolean {
 
 function nonEmpty(list: unknown): boolean {
   return Array.isArray(list) && list.length > 0;
-}
-
-/** node-sql-parser's AST typings are loose (`any`, missing fields), so it is read as unknown. */
-function prop(node: unknown, key: string): unknown {
-  return typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined;
 }
 
 // ---------------------------------------------------------------------------

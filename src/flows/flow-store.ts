@@ -77,7 +77,7 @@ export class FlowStore {
   }
 
   async list(): Promise<FlowRecord[]> {
-    return (await this.db.all(`SELECT * FROM ${T.flows} ORDER BY flow_id`)).map(toFlow);
+    return listFlows(this.db);
   }
 
   async get(flowId: number): Promise<FlowRecord> {
@@ -125,6 +125,10 @@ export class FlowStore {
   }
 }
 
+async function listFlows(db: SqlClient): Promise<FlowRecord[]> {
+  return (await db.all(`SELECT * FROM ${T.flows} ORDER BY flow_id`)).map(toFlow);
+}
+
 /** The statements of one flow write transaction. */
 export class FlowWriter {
   constructor(readonly db: SqlClient) {}
@@ -142,7 +146,7 @@ export class FlowWriter {
   }
 
   async list(): Promise<FlowRecord[]> {
-    return (await this.db.all(`SELECT * FROM ${T.flows} ORDER BY flow_id`)).map(toFlow);
+    return listFlows(this.db);
   }
 
   async put(flow: FlowRecord, mode: 'create' | 'update'): Promise<void> {

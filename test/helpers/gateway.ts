@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { expect } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { rollups } from '../../aggregators/index.js';
 import { MemoryCache } from '../../src/cache/cache.js';
@@ -13,6 +14,7 @@ import type { DependencyCheck } from '../../src/http/health-routes.js';
 import { createGateway } from '../../src/http/server.js';
 import { Runtime } from '../../src/runtime.js';
 import type { DuckDbStore } from '../../src/store/duckdb-store.js';
+import { uniqueName } from './events.js';
 import { TEST_AUTH_FAILURES, TEST_MASTER_KEY } from './test-env.js';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -87,6 +89,19 @@ export async function testGateway(
 }
 
 export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+
+export interface CreatedApp {
+  appKey: string;
+  appSecret: string;
+  appCode: string;
+}
+
+/** An app of its own for one test, through the admin API (its own appKey, so its own rate-limit keys in Redis). */
+export async function createApp(gateway: FastifyInstance, body: Record<string, unknown>): Promise<CreatedApp> {
+  const res = await gateway.inject({ method: 'POST', url: '/admin/apps', headers: adminHeaders, payload: { name: uniqueName('test-app'), ...body } });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json().data as CreatedApp;
+}
 
 export interface GraphQLResponse<T> {
   data?: T;

@@ -24,7 +24,7 @@ import {
   type RetryEvent,
 } from '../../sdk/src/index.js';
 import { uniqueName } from '../helpers/events.js';
-import { adminHeaders, stackGateway, TEST_APP } from '../helpers/gateway.js';
+import { createApp as createTestApp, stackGateway, TEST_APP } from '../helpers/gateway.js';
 import { stackEnv } from '../helpers/stack.js';
 
 /**
@@ -49,18 +49,8 @@ const ROWS_PER_IP = WINDOWS * 2;
 const appCode: Auth = { type: 'appCode', appCode: TEST_APP.appCode };
 const signature: Auth = { type: 'signature', appKey: TEST_APP.appKey, appSecret: TEST_APP.appSecret };
 
-interface CreatedApp {
-  appKey: string;
-  appSecret: string;
-  appCode: string;
-}
-
-/** An app of its own for one test, through the admin API (its own appKey, so its own rate-limit keys in Redis). */
-async function createApp(body: Record<string, unknown>): Promise<CreatedApp> {
-  const res = await app.inject({ method: 'POST', url: '/admin/apps', headers: adminHeaders, payload: { name: uniqueName('sdk-app'), ...body } });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json().data as CreatedApp;
-}
+/** An app of its own for one test. */
+const createApp = (body: Record<string, unknown>) => createTestApp(app, body);
 
 /** The real fetch, recording the path of every request sent. */
 function counting(): { fetch: typeof fetch; sent: string[] } {

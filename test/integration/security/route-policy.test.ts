@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../../helpers/events.js';
-import { adminHeaders, stackGateway } from '../../helpers/gateway.js';
+import { adminHeaders, createApp as createTestApp, type CreatedApp, stackGateway } from '../../helpers/gateway.js';
 import { stackEnv } from '../../helpers/stack.js';
 
 /**
@@ -14,17 +14,8 @@ const env = { CLICKHOUSE_URL: stack.CLICKHOUSE_URL, CLICKHOUSE_DATABASE: uniqueN
 let app: FastifyInstance;
 const FLOW_ROOTS = ['/dataflow/flow/flows', '/api/c/compapi/data/v3/dataflow/flow/flows'];
 
-interface CreatedApp {
-  appKey: string;
-  appSecret: string;
-  appCode: string;
-}
-
-async function createApp(body: Record<string, unknown>): Promise<CreatedApp> {
-  const res = await app.inject({ method: 'POST', url: '/admin/apps', headers: adminHeaders, payload: { name: uniqueName('policy-app'), ...body } });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json().data as CreatedApp;
-}
+/** An app of its own for one test. */
+const createApp = (body: Record<string, unknown>) => createTestApp(app, body);
 
 /** A flow call as the seed's scripts make it: credentials in the query of a GET. */
 async function listTasks(root: string, created: CreatedApp, remoteAddress = '127.0.0.1') {
